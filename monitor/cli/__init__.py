@@ -1,0 +1,14 @@
+"""The `etalon-monitor` command. Thin: each sub-command module parses, calls packages and renders.
+
+Sub-commands live one per module and register themselves on `app` when imported below.
+"""
+
+from monitor.cli.app import app
+from monitor.cli import analyze as _analyze  # noqa: F401  (registers the command)
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main"]
