@@ -1,0 +1,5 @@
+"""Root conftest: loads the shared fixture modules (one per concern) for every test directory."""
+
+pytest_plugins = [
+    "tests.fixtures.environment",
+]
