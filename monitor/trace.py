@@ -120,7 +120,7 @@ class TraceFormatError(ValueError):
         super().__init__(f"line {line}: {field_path}: {problem}")
 
 
-class _Invalid(Exception):
+class _FieldError(Exception):
     def __init__(self, field_path: str, problem: str) -> None:
         self.field = field_path
         self.problem = problem
@@ -135,14 +135,14 @@ def _int(obj: Mapping[str, Any], key: str, *, optional: bool = False, path: str 
     if key not in obj:
         if optional:
             return None
-        raise _Invalid(name, "missing")
+        raise _FieldError(name, "missing")
     value = obj[key]
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid(name, f"must be an integer, got {type(value).__name__}")
+        raise _FieldError(name, f"must be an integer, got {type(value).__name__}")
     if value < 0:
-        raise _Invalid(name, "must not be negative")
+        raise _FieldError(name, "must not be negative")
     return value
 
 
@@ -150,50 +150,54 @@ def _str(obj: Mapping[str, Any], key: str, *, optional: bool = False) -> str | N
     if key not in obj:
         if optional:
             return None
-        raise _Invalid(key, "missing")
+        raise _FieldError(key, "missing")
     value = obj[key]
     if value is None and optional:
         return None
     if not isinstance(value, str):
-        raise _Invalid(key, f"must be a string, got {type(value).__name__}")
+        raise _FieldError(key, f"must be a string, got {type(value).__name__}")
     return value
 
 
 def _enum(obj: Mapping[str, Any], key: str, enum: type[_E]) -> _E:
-    raw = _str(obj, key)
+    raw = _str(obj, key) or ""
     try:
         return enum(raw)
     except ValueError:
         allowed = ", ".join(e.value for e in enum)
-        raise _Invalid(key, f"{raw!r} is not one of {allowed}") from None
+        raise _FieldError(key, f"{raw!r} is not one of {allowed}") from None
 
 
 def _chunks(raw: Any) -> tuple[Chunk, ...]:
     if not isinstance(raw, list):
-        raise _Invalid("chunks", "must be a list")
+        raise _FieldError("chunks", "must be a list")
     out: list[Chunk] = []
     previous = -1
     for i, item in enumerate(raw):
         path = f"chunks[{i}]"
         if isinstance(item, list):
             if len(item) != 2:
-                raise _Invalid(path, "must be [t_ns, tokens]")
-            item = {"t_ns": item[0], "tokens": item[1]}
-        if not isinstance(item, dict):
-            raise _Invalid(path, "must be an object or a [t_ns, tokens] pair")
-        t_ns = _int(item, "t_ns", path=f"{path}.")
-        tokens = _int(item, "tokens", path=f"{path}.")
+                raise _FieldError(path, "must be [t_ns, tokens]")
+            obj: Any = {"t_ns": item[0], "tokens": item[1]}
+        else:
+            obj = item
+        if not isinstance(obj, dict):
+            raise _FieldError(path, "must be an object or a [t_ns, tokens] pair")
+        t_ns = _int(obj, "t_ns", path=f"{path}.")
+        tokens = _int(obj, "tokens", path=f"{path}.")
         assert t_ns is not None and tokens is not None
-        kind_raw = item.get("kind", "content")
+        kind_raw = obj.get("kind", "content")
         try:
             kind = ChunkKind(kind_raw)
         except ValueError:
-            raise _Invalid(f"{path}.kind", f"{kind_raw!r} is not content or reasoning") from None
-        text = item.get("text")
+            raise _FieldError(f"{path}.kind", f"{kind_raw!r} is not content or reasoning") from None
+        text = obj.get("text")
         if text is not None and not isinstance(text, str):
-            raise _Invalid(f"{path}.text", "must be a string")
+            raise _FieldError(f"{path}.text", "must be a string")
         if t_ns < previous:
-            raise _Invalid(f"{path}.t_ns", f"{t_ns} is earlier than the previous chunk ({previous})")
+            raise _FieldError(
+                f"{path}.t_ns", f"{t_ns} is earlier than the previous chunk ({previous})"
+            )
         previous = t_ns
         out.append(Chunk(t_ns=t_ns, tokens=tokens, kind=kind, text=text))
     return tuple(out)
@@ -201,7 +205,7 @@ def _chunks(raw: Any) -> tuple[Chunk, ...]:
 
 def _phases(raw: Any) -> dict[str, int]:
     if not isinstance(raw, dict):
-        raise _Invalid("phases_ns", "must be an object")
+        raise _FieldError("phases_ns", "must be an object")
     out: dict[str, int] = {}
     for key in raw:
         value = _int(raw, key, optional=True, path="phases_ns.")
@@ -214,15 +218,15 @@ def _usage(raw: Any) -> dict[str, int | None] | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise _Invalid("usage", "must be an object or null")
+        raise _FieldError("usage", "must be an object or null")
     return {str(k): _int(raw, k, optional=True, path="usage.") for k in raw}
 
 
 def _seconds(value: Any, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Invalid(path, "must be a number of seconds")
+        raise _FieldError(path, "must be a number of seconds")
     if not math.isfinite(value) or value <= 0:
-        raise _Invalid(path, "must be a positive number of seconds")
+        raise _FieldError(path, "must be a positive number of seconds")
     return float(value)
 
 
@@ -230,11 +234,11 @@ def _deadlines(raw: Any) -> Deadlines | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise _Invalid("deadlines", "must be an object")
+        raise _FieldError("deadlines", "must be an object")
     prefill = raw.get("prefill_s")
     decode = raw.get("decode_s", [])
     if not isinstance(decode, list):
-        raise _Invalid("deadlines.decode_s", "must be a list of seconds")
+        raise _FieldError("deadlines.decode_s", "must be a list of seconds")
     return Deadlines(
         prefill_s=None if prefill is None else _seconds(prefill, "deadlines.prefill_s"),
         decode_s=tuple(_seconds(v, f"deadlines.decode_s[{i}]") for i, v in enumerate(decode)),
@@ -243,13 +247,13 @@ def _deadlines(raw: Any) -> Deadlines | None:
 
 def _started_at(raw: Any) -> datetime:
     if not isinstance(raw, str):
-        raise _Invalid("started_at", "must be an ISO-8601 UTC timestamp string")
+        raise _FieldError("started_at", "must be an ISO-8601 UTC timestamp string")
     try:
         value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise _Invalid("started_at", f"{raw!r} is not an ISO-8601 timestamp") from None
+        raise _FieldError("started_at", f"{raw!r} is not an ISO-8601 timestamp") from None
     if value.tzinfo is None:
-        raise _Invalid("started_at", "needs a timezone (end it with Z)")
+        raise _FieldError("started_at", "needs a timezone (end it with Z)")
     return value.astimezone(UTC)
 
 
@@ -265,20 +269,20 @@ def _minimal(obj: Mapping[str, Any]) -> Trace:
 
 def _full(obj: Mapping[str, Any]) -> Trace:
     if obj["format"] != FORMAT:
-        raise _Invalid("format", f"{obj['format']!r} is not {FORMAT!r}")
+        raise _FieldError("format", f"{obj['format']!r} is not {FORMAT!r}")
     client = obj.get("client")
     if not isinstance(client, dict):
-        raise _Invalid("client", "must be an object")
+        raise _FieldError("client", "must be an object")
     meta = obj.get("meta")
     if meta is not None and not isinstance(meta, dict):
-        raise _Invalid("meta", "must be an object")
+        raise _FieldError("meta", "must be an object")
     if "started_at" not in obj:
-        raise _Invalid("started_at", "missing")
+        raise _FieldError("started_at", "missing")
     for key in ("http_status", "error", "finish_reason", "usage", "requested_prompt_tokens"):
         if key not in obj:
-            raise _Invalid(key, "missing (may be null)")
+            raise _FieldError(key, "missing (may be null)")
     if "phases_ns" not in obj:
-        raise _Invalid("phases_ns", "missing")
+        raise _FieldError("phases_ns", "missing")
     return Trace(
         probe_id=_str(obj, "probe_id") or "",
         target=_str(obj, "target") or "",
@@ -314,7 +318,7 @@ def decode(line: str, line_no: int = 1) -> Trace:
         raise TraceFormatError(line_no, "(line)", "must be a JSON object")
     try:
         return _full(obj) if "format" in obj else _minimal(obj)
-    except _Invalid as e:
+    except _FieldError as e:
         raise TraceFormatError(line_no, e.field, e.problem) from None
 
 

@@ -3,8 +3,8 @@
 Sub-commands live one per module and register themselves on `app` when imported below.
 """
 
-from monitor.cli.app import app
 from monitor.cli import analyze as _analyze  # noqa: F401  (registers the command)
+from monitor.cli.app import app
 
 
 def main() -> None:

@@ -38,7 +38,9 @@ def _prefill_option(
         raise typer.BadParameter(
             f"--prefill-model wants three numbers C0,C1,C2, got {model!r}"
         ) from None
-    return PrefillModel(coefficients=(c0, c1, c2), slack_s=DEFAULT_SLACK_S if slack is None else slack)
+    return PrefillModel(
+        coefficients=(c0, c1, c2), slack_s=DEFAULT_SLACK_S if slack is None else slack
+    )
 
 
 def _fmt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
@@ -47,15 +49,36 @@ def _fmt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
 
 def render_table(result: Analysis, console: Console) -> None:
     table = Table(title="Requests", show_lines=False)
-    for column in ("probe", "outcome", "tokens", "TTFT ms", "TPOT ms", "E2E s", "D_p s", "D_d ms",
-                   "fluidity", "decode-only", "missed/total", "D* ms"):
-        table.add_column(column, justify="left" if column in {"probe", "outcome"} else "right")
+    for column in (
+        "probe",
+        "outcome",
+        "tokens",
+        "TTFT ms",
+        "TPOT ms",
+        "E2E s",
+        "D_p s",
+        "D_d ms",
+        "fluidity",
+        "decode-only",
+        "missed/total",
+        "D* ms",
+    ):
+        left = column in {"probe", "outcome"}
+        table.add_column(column, justify="left" if left else "right", overflow="fold")
     for r in result.requests:
         table.add_row(
-            r.probe_id, r.outcome, str(r.output_tokens), _fmt(r.ttft_s, 1e3, 1),
-            _fmt(r.tpot_s, 1e3, 2), _fmt(r.e2e_s, 1, 3), _fmt(r.prefill_deadline_s),
-            _fmt(r.decode_deadline_s, 1e3, 1), _fmt(r.fluidity_index), _fmt(r.fluidity_index_decode),
-            f"{r.missed_deadlines}/{r.total_deadlines}", _fmt(r.min_decode_deadline_s, 1e3, 3),
+            r.probe_id,
+            r.outcome,
+            str(r.output_tokens),
+            _fmt(r.ttft_s, 1e3, 1),
+            _fmt(r.tpot_s, 1e3, 2),
+            _fmt(r.e2e_s, 1, 3),
+            _fmt(r.prefill_deadline_s),
+            _fmt(r.decode_deadline_s, 1e3, 1),
+            _fmt(r.fluidity_index),
+            _fmt(r.fluidity_index_decode),
+            f"{r.missed_deadlines}/{r.total_deadlines}",
+            _fmt(r.min_decode_deadline_s, 1e3, 3),
         )
     console.print(table)
     s = result.summary
@@ -71,8 +94,14 @@ def render_table(result: Analysis, console: Console) -> None:
         ("P99 request miss rate", _fmt(s.p99_request_miss_rate, 1, 4)),
         ("deadline SLO met", "—" if s.deadline_slo_met is None else str(s.deadline_slo_met)),
         ("share fluid (≥ 0.9)", _fmt(s.share_fluid, 1, 3)),
-        ("TTFT p50/p90/p99 (ms)", " / ".join(_fmt(s.ttft_s[k], 1e3, 1) for k in ("p50", "p90", "p99"))),
-        ("TBT p50/p90/p99 (ms)", " / ".join(_fmt(s.tbt_s[k], 1e3, 1) for k in ("p50", "p90", "p99"))),
+        (
+            "TTFT p50/p90/p99 (ms)",
+            " / ".join(_fmt(s.ttft_s[k], 1e3, 1) for k in ("p50", "p90", "p99")),
+        ),
+        (
+            "TBT p50/p90/p99 (ms)",
+            " / ".join(_fmt(s.tbt_s[k], 1e3, 1) for k in ("p50", "p90", "p99")),
+        ),
     ]
     for name, value in rows:
         summary.add_row(name, value)
@@ -99,10 +128,12 @@ def analyze_command(
         float | None, typer.Option("--prefill-deadline", help="Fixed D_p in seconds.")
     ] = None,
     prefill_model: Annotated[
-        str | None, typer.Option("--prefill-model", help="C0,C1,C2: D_p = C0 + C1·P + C2·P² + slack.")
+        str | None,
+        typer.Option("--prefill-model", help="C0,C1,C2: D_p = C0 + C1·P + C2·P² + slack."),
     ] = None,
     prefill_slack: Annotated[
-        float | None, typer.Option("--prefill-slack", help="Slack added to the model [default: 0.3].")
+        float | None,
+        typer.Option("--prefill-slack", help="Slack added to the model [default: 0.3]."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document.")] = False,
     skip_invalid: Annotated[
@@ -127,4 +158,7 @@ def analyze_command(
     if as_json:
         sys.stdout.write(json.dumps(analysis.to_json(), indent=2) + "\n")
     else:
-        render_table(analysis, Console())
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=160)  # pipes and files get whole ids, not ellipses
+        render_table(analysis, console)

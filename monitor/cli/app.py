@@ -4,7 +4,7 @@ import typer
 
 app = typer.Typer(
     name="etalon-monitor",
-    help="Fluidity-index monitoring of streaming LLM APIs (Etalon metrics, Prometheus, PostgreSQL).",
+    help="Fluidity-index monitoring of streaming LLM APIs (Etalon metrics, Prometheus).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -1,9 +1,10 @@
 """Deadline scoring of many requests at once, vectorised across requests.
 
-The token-by-token walk in `fluidity.py` has a closed form that needs no sequential slack variable.
-While the schedule is anchored at token `r`, token `j` is on time iff `a_j <= a_r + (j - r)·D`, i.e.
-`b_j <= b_r` with `b_j = a_j - j·D`. A late token re-anchors at itself, and it is late exactly because
-its `b_j` exceeds the anchor's, so the anchor value is a running maximum:
+The token-by-token walk in `fluidity.py` has a closed form that needs no sequential slack
+variable. While the schedule is anchored at token `r`, token `j` is on time iff
+`a_j <= a_r + (j - r)·D`, i.e. `b_j <= b_r` with `b_j = a_j - j·D`. A late token re-anchors
+at itself, and it is late exactly because its `b_j` exceeds the anchor's, so the anchor value
+is a running maximum:
 
     late_j   <=>  b_j > M_j,  M_j = max(T0, b_0 … b_{j-1})
     misses_j  =   1 + (b_j - M_j) // D_d          (for a late token)
@@ -37,7 +38,8 @@ PAD = np.int64(-(2**62))
 class ChunkMatrix:
     """Many requests' content chunks, padded to a rectangle.
 
-    `times[i, r]` is chunk `i` of request `r` (ns), `first_token[i, r]` the index of its first token.
+    `times[i, r]` is chunk `i` of request `r` (ns); `first_token[i, r]` is the index of its
+    first token.
     Chunks without tokens are dropped: they are not token arrivals.
     """
 
@@ -88,7 +90,8 @@ class ChunkMatrix:
             return np.zeros(self.requests, dtype=np.int64)
         diffs = np.diff(self.times, axis=0)
         valid = self.times[1:] != PAD
-        return np.where(valid, diffs, 0).max(axis=0)
+        widest: Int64Array = np.where(valid, diffs, 0).max(axis=0)
+        return widest
 
 
 @dataclass(frozen=True, slots=True)

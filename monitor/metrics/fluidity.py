@@ -1,12 +1,14 @@
 """Fluidity-index of one request: the deadline walk of metrics.md, token by token.
 
-This is the readable definition and the oracle for the vectorised `batch.score`. The first token is
-due at `D_p`, each later one `D_d` after the previous deadline; time saved becomes slack; a late token
-misses every deadline period that passed and re-anchors the schedule at its own arrival.
+This is the readable definition and the oracle for the vectorised `batch.score`. The first
+token is due at `D_p`, each later one `D_d` after the previous deadline; time saved becomes
+slack; a late token misses every deadline period that passed and re-anchors the schedule at its
+own arrival.
 
 Worked example, gaps `[90, 20, 50, 10]`, `D_p = 100`, `D_d = 25`:
-90 <= 100 met (slack 10); 20 <= 35 met (slack 15); 50 > 40 late: 1 + (50 - 15 - 25) // 25 = 1 missed,
-slack 0; 10 <= 25 met. So met 3, missed 1, index 0.75.
+90 <= 100 met (slack 10); 20 <= 35 met (slack 15);
+50 > 40 late: 1 + (50 - 15 - 25) // 25 = 1 missed, slack 0; 10 <= 25 met.
+So met 3, missed 1, index 0.75.
 """
 
 from dataclasses import dataclass

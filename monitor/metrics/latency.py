@@ -1,7 +1,8 @@
 """Conventional per-request latency metrics (metrics.md, "Conventional metrics").
 
-All inputs are token arrival times in integer ns (see `arrivals.token_arrivals`); results are ns,
-`None` when the metric is undefined for so few tokens. Worked example, arrivals `[100, 130, 130, 190]`:
+All inputs are token arrival times in integer ns (see `arrivals.token_arrivals`); results are
+ns, `None` when the metric is undefined for so few tokens.
+Worked example, arrivals `[100, 130, 130, 190]`:
 TTFT = 100, TBT = [30, 0, 60], TPOT = (190 - 100) / 3 = 30, E2E = 190, normalized E2E = 190 / 4.
 """
 
@@ -23,7 +24,8 @@ def tbt_ns(arrivals: Int64Array) -> Int64Array:
 
 def inter_chunk_ns(times_ns: Sequence[int]) -> Int64Array:
     """`t_i - t_{i-1}` over content chunks: how often the user's screen refreshes."""
-    return np.diff(np.asarray(times_ns, dtype=np.int64))
+    times: Int64Array = np.asarray(times_ns, dtype=np.int64)
+    return np.diff(times)
 
 
 def tpot_ns(arrivals: Int64Array) -> float | None:

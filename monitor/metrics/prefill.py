@@ -1,9 +1,10 @@
 """The prefill deadline `D_p(P)`: when the first token of a `P`-token prompt is due.
 
-Prefill cost grows with prompt length, so one fixed TTFT deadline is either lax for short prompts or
-impossible for long ones. The model is `D_p(P) = c0 + c1·P + c2·P² + slack` (seconds, rounded to the
-nearest ns), or a fixed value. The coefficients are fitted by least squares to the *minimum* TTFT seen
-per prompt length in a profiling run: the minimum is the vendor's capability, the rest is queueing.
+Prefill cost grows with prompt length, so one fixed TTFT deadline is either lax for short
+prompts or impossible for long ones. The model is `D_p(P) = c0 + c1·P + c2·P² + slack`
+(seconds, rounded to the nearest ns), or a fixed value. The coefficients are fitted by least
+squares to the *minimum* TTFT seen per prompt length in a profiling run: the minimum is the
+vendor's capability, the rest is queueing.
 A quadratic extrapolates sensibly beyond the profiled lengths.
 
 Example: c = (0.02, 5e-5, 2e-9), slack 0.3, P = 512:
@@ -47,7 +48,9 @@ class PrefillModel:
     def deadline_ns(self, prompt_tokens: int) -> int:
         ns = seconds_to_ns(self.seconds(prompt_tokens))
         if ns <= 0:
-            raise ValueError(f"the prefill model gives a non-positive deadline at P={prompt_tokens}")
+            raise ValueError(
+                f"the prefill model gives a non-positive deadline at P={prompt_tokens}"
+            )
         return ns
 
 
@@ -69,4 +72,6 @@ def fit_prefill_model(
     y = np.array([best[int(p)] for p in p_arr], dtype=np.float64)
     design = np.column_stack([np.ones_like(p_arr), p_arr, p_arr * p_arr])
     coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-    return PrefillModel(coefficients=(float(coef[0]), float(coef[1]), float(coef[2])), slack_s=slack_s)
+    return PrefillModel(
+        coefficients=(float(coef[0]), float(coef[1]), float(coef[2])), slack_s=slack_s
+    )
