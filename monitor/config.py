@@ -1,9 +1,9 @@
 """Configuration: a YAML file plus `ETALON_*` environment overrides (`__` nests).
 
 Everything the daemon does is decided here, so mistakes must surface here: every model forbids
-unknown keys, and each error names the dotted path of the offending key. API keys never appear in the
-file: a target names the *environment variable* that holds its key (`api_key_env`), resolved to a
-`SecretStr` only when a probe needs it.
+unknown keys, and each error names the dotted path of the offending key. API keys never appear in
+the file: a target names the *environment variable* that holds its key (`api_key_env`), resolved to
+a `SecretStr` only when a probe needs it.
 
 Contract (scripts and docs rely on these): `ETALON_CONFIG`, `ETALON_DATABASE__URL`,
 `ETALON_EXPORTER__LISTEN`, `ETALON_SCHEDULE__EVERY`, `ETALON_SCHEDULE__ROUNDS_PER_CYCLE`,
@@ -35,6 +35,7 @@ from monitor.providers import APIS, PROVIDERS
 ENV_PREFIX = "ETALON_"
 CONFIG_ENV = "ETALON_CONFIG"
 DEFAULT_DATA_DIR = Path(".etalon")
+DEFAULT_EVERY_S = 3600.0
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -110,6 +111,13 @@ class Timeouts(_Model):
     total_s: float = Field(default=300.0, gt=0)
 
 
+class TargetSlo(_Model):
+    """Objectives a target is held to; exported as `etalon_target_slo_*` for alert rules."""
+
+    fluid_ratio: float = Field(default=0.99, gt=0, le=1)
+    """Share of probes that must reach fluidity-index >= 0.9."""
+
+
 class Target(_Model):
     """One vendor endpoint and model to probe; unset fields come from the provider preset."""
 
@@ -126,6 +134,7 @@ class Target(_Model):
     concurrency: int = Field(default=1, ge=1, le=512)
     spacing_s: float = Field(default=0.0, ge=0)
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    slo: TargetSlo = Field(default_factory=TargetSlo)
     enabled: bool = True
 
     @field_validator("provider")
@@ -184,17 +193,33 @@ class Target(_Model):
 
 
 class Schedule(_Model):
-    """When rounds run. `every` (a duration) or `cron` (crontab, UTC); 0 rounds = continuous."""
+    """When rounds run: `every` (a duration) or `cron` (crontab, UTC), not both; neither means 1h.
 
-    every: str | None = "1h"
+    A round probes every enabled target once per workload prompt length and repetition; a cycle is
+    `rounds_per_cycle` rounds (0 = one endless cycle). Targets start at a stable per-target offset
+    inside the round (`spread`) plus up to `jitter_s` of random delay, so vendors are not hit at
+    once.
+    """
+
+    every: str | None = None
     cron: str | None = None
     rounds_per_cycle: int = Field(default=24, ge=0)
+    cycles: int = Field(default=0, ge=0)
+    """Stop (exit 0) after this many completed cycles; 0 runs forever."""
     jitter_s: float = Field(default=60.0, ge=0)
+    spread: str | None = None
+    """Window over which target offsets are spread; default half the interval, at most 30 min."""
     misfire_grace_s: float = Field(default=600.0, gt=0)
+    stop_grace_s: float = Field(default=20.0, ge=0)
+    """On SIGTERM, in-flight probes get this long to finish before they are cancelled."""
+    leader_poll_s: float = Field(default=1.0, gt=0)
+    """How often a standby retries the region's leader lock."""
+    backoff_default_s: float = Field(default=60.0, gt=0)
+    """Back-off after a 429 that carries no `Retry-After`."""
 
-    @field_validator("every")
+    @field_validator("every", "spread")
     @classmethod
-    def _every(cls, v: str | None) -> str | None:
+    def _duration(cls, v: str | None) -> str | None:
         if v is not None:
             parse_duration(v)
         return v
@@ -206,9 +231,22 @@ class Schedule(_Model):
             raise ValueError(f"{v!r} is not a 5-field crontab expression")
         return v
 
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Schedule:
+        if self.every is not None and self.cron is not None:
+            raise ValueError("set every or cron, not both")
+        return self
+
     @property
     def every_s(self) -> float | None:
-        return None if self.every is None else parse_duration(self.every)
+        """The round interval in seconds; None when a cron expression decides instead."""
+        if self.cron is not None:
+            return None
+        return DEFAULT_EVERY_S if self.every is None else parse_duration(self.every)
+
+    @property
+    def spread_s(self) -> float | None:
+        return None if self.spread is None else parse_duration(self.spread)
 
 
 class Database(_Model):
@@ -227,8 +265,13 @@ class Database(_Model):
 
 
 class Exporter(_Model):
+    """Where `/metrics`, `/healthz` and `/readyz` are served; how fresh the window gauges are."""
+
     listen: str = "127.0.0.1:9464"
     refresh_s: float = Field(default=15.0, gt=0)
+    """How often the rolling-window snapshot is rebuilt from the store."""
+    loop_lag_sample_s: float = Field(default=1.0, gt=0)
+    """How often event-loop lag is sampled for `etalon_event_loop_lag_seconds`."""
 
     @field_validator("listen")
     @classmethod
@@ -270,6 +313,24 @@ class Settings(BaseSettings):
                 raise ValueError(f"target name {name!r} must match [a-z0-9][a-z0-9_-]*")
         return v
 
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        if not _TARGET_NAME.match(v):
+            raise ValueError(f"region {v!r} must match [a-z0-9][a-z0-9_-]*")
+        return v
+
+    @model_validator(mode="after")
+    def _spread_inside_interval(self) -> Settings:
+        every, spread = self.schedule.every_s, self.schedule.spread_s
+        if every is not None and spread is not None and spread >= every:
+            raise ValueError("schedule.spread must be shorter than schedule.every")
+        return self
+
+    def target_region(self, name: str) -> str:
+        """A target's `region` label: its own, else the daemon's."""
+        return self.targets[name].region or self.region
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -308,9 +369,7 @@ def load(path: Path | None = None) -> Settings:
 
     Raises `ConfigError` whose lines each name a dotted key path.
     """
-    env = os.environ
-    if path is None and env.get(CONFIG_ENV):
-        path = Path(env[CONFIG_ENV])
+    path = config_path(path)
     data: dict[str, Any] = {}
     source = str(path) if path else "environment"
     if path is not None:
@@ -333,8 +392,45 @@ def load(path: Path | None = None) -> Settings:
         raise ConfigError(source, _describe(e)) from None
 
 
+_URL_PASSWORD = re.compile(r"^(?P<head>[a-z0-9+]+://[^:/@]*):[^@]*@")
+
+
+def mask_url(url: str) -> str:
+    """`postgresql://u:secret@h/db` → `postgresql://u:***@h/db`; no password: unchanged."""
+    return _URL_PASSWORD.sub(r"\g<head>:***@", url)
+
+
 def masked(settings: Settings) -> dict[str, Any]:
-    """The resolved config as plain data with every secret masked (for `config check`)."""
+    """The resolved config as plain data with every secret masked (for `config check`).
+
+    The database URL keeps its host and name (useful to check) but loses its password; API keys are
+    never part of the config, only the names of their variables.
+    """
     dumped: dict[str, Any] = settings.model_dump(mode="json")
+    url = settings.database.url
+    dumped["database"]["url"] = None if url is None else mask_url(url.get_secret_value())
+    for name, target in settings.targets.items():
+        entry = dumped["targets"][name]
+        entry["api"] = target.resolved_api
+        entry["base_url"] = target.resolved_base_url
+        entry["api_key_env"] = target.resolved_key_env
+        entry["region"] = settings.target_region(name)
     return dumped
 
+
+def missing_keys(settings: Settings, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Enabled targets whose key variable is named but unset: target name → variable name."""
+    out: dict[str, str] = {}
+    for name, target in settings.targets.items():
+        env_name = target.resolved_key_env
+        if target.enabled and env_name is not None and target.api_key(environ) is None:
+            out[name] = env_name
+    return out
+
+
+def config_path(path: Path | None = None) -> Path | None:
+    """The config file in effect: the one given, else `ETALON_CONFIG`, else none (demo)."""
+    if path is not None:
+        return path
+    value = os.environ.get(CONFIG_ENV)
+    return Path(value) if value else None
