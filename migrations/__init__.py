@@ -1,0 +1,1 @@
+"""Alembic migration scripts for the etalon-monitor schema (see monitor/store/migrate.py)."""

@@ -1,0 +1,205 @@
+"""A private PostgreSQL cluster in the data directory, for zero-setup runs and for tests.
+
+With no `database.url` configured the daemon starts one: `initdb` on first use, then `pg_ctl start`
+listening only on a Unix socket (no TCP port to collide with or expose), and `pg_ctl stop` on exit.
+Binaries come from PATH or `/usr/lib/postgresql/<version>/bin` (newest first). PostgreSQL refuses to
+run as root, so as root the cluster belongs to, and runs as, the `postgres` OS user.
+
+Tests use the same class for a server they can stop (`stop(mode="immediate")`) and start again.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from urllib.parse import quote
+
+import psycopg
+
+DATABASE: Final = "etalon"
+SUPERUSER: Final = "postgres"
+PORT: Final = 5432
+_SOCKET_PATH_MAX: Final = 100
+"""Unix socket paths are limited to 107 bytes; leave room for `/.s.PGSQL.5432`."""
+
+NO_BINARIES_HELP: Final = (
+    "no PostgreSQL server binaries (initdb, pg_ctl) found on PATH or under "
+    "/usr/lib/postgresql/*/bin. Either: 1) install PostgreSQL (e.g. `apt-get install postgresql`), "
+    "2) point the monitor at a server with ETALON_DATABASE__URL=postgresql+psycopg://user@host/db "
+    "(or database.url in the config), or 3) run `docker compose up` to start the bundled stack."
+)
+
+
+class EmbeddedError(RuntimeError):
+    """The embedded server cannot be set up or started; the message says what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Binaries:
+    initdb: Path
+    pg_ctl: Path
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    version = Path(path).parent.name
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def find_binaries(search_path: str | None = None) -> Binaries:
+    """initdb and pg_ctl from PATH, else the newest `/usr/lib/postgresql/*/bin`."""
+    initdb, pg_ctl = (
+        shutil.which("initdb", path=search_path),
+        shutil.which("pg_ctl", path=search_path),
+    )
+    if initdb and pg_ctl:
+        return Binaries(Path(initdb), Path(pg_ctl))
+    for bindir in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True):
+        i, p = Path(bindir, "initdb"), Path(bindir, "pg_ctl")
+        if i.is_file() and p.is_file():
+            return Binaries(i, p)
+    raise EmbeddedError(NO_BINARIES_HELP)
+
+
+def _run_as() -> str | None:
+    """The OS user to run the server as: `postgres` when we are root, else ourselves."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        pwd.getpwnam(SUPERUSER)
+    except KeyError:
+        raise EmbeddedError(
+            "running as root, and PostgreSQL refuses to run as root, but there is no `postgres` "
+            "OS user to run it as; create one, run as another user, or set ETALON_DATABASE__URL"
+        ) from None
+    return SUPERUSER
+
+
+class EmbeddedPostgres:
+    """One cluster under `root` (`root/data`, `root/server.log`, socket in `root/run`).
+
+    `start()` is idempotent and returns the SQLAlchemy URL; `stop()` stops it (the files stay, so
+    the next start finds the same data).
+    """
+
+    def __init__(self, root: Path, *, fsync: bool = True, binaries: Binaries | None = None) -> None:
+        self.root = root.absolute()
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self._fsync = fsync
+        self._binaries = binaries
+        self._socket_dir: Path | None = None
+        self._user = _run_as()
+
+    # ----------------------------------------------------------------- helpers
+
+    def _bin(self) -> Binaries:
+        if self._binaries is None:
+            self._binaries = find_binaries()
+        return self._binaries
+
+    def _run(self, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(a) for a in args],
+            user=self._user,
+            capture_output=True,
+            text=True,
+            check=check,
+            cwd=self.root,
+        )
+
+    def _own(self, path: Path) -> None:
+        if self._user is not None:
+            shutil.chown(path, self._user, self._user)
+
+    def _socket(self) -> Path:
+        if self._socket_dir is None:
+            candidate = self.root / "run"
+            if len(str(candidate)) > _SOCKET_PATH_MAX:
+                candidate = Path(tempfile.mkdtemp(prefix="etalon-pg-"))
+            candidate.mkdir(mode=0o700, exist_ok=True)
+            self._own(candidate)
+            self._socket_dir = candidate
+        return self._socket_dir
+
+    def _tail(self) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-8:])
+        except OSError:
+            return "(no server log)"
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @property
+    def url(self) -> str:
+        host = quote(str(self._socket()), safe="")
+        return f"postgresql+psycopg://{SUPERUSER}@/{DATABASE}?host={host}&port={PORT}"
+
+    def initialized(self) -> bool:
+        return (self.data / "PG_VERSION").is_file()
+
+    def running(self) -> bool:
+        if not self.initialized():
+            return False
+        return self._run(self._bin().pg_ctl, "status", "-D", self.data, check=False).returncode == 0
+
+    def init(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._own(self.root)
+        args: list[str | Path] = [self._bin().initdb, "-D", self.data, "-U", SUPERUSER]
+        args += ["--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]
+        if not self._fsync:
+            args.append("--no-sync")
+        try:
+            self._run(*args)
+        except subprocess.CalledProcessError as e:
+            hint = ""
+            if self._user is not None:
+                hint = f" (the `{self._user}` user must be able to reach {self.root})"
+            raise EmbeddedError(f"initdb failed{hint}: {e.stderr.strip()[-400:]}") from None
+
+    def start(self) -> str:
+        """Init if needed, start if stopped, create the `etalon` database; returns the URL."""
+        if not self.initialized():
+            self.init()
+        if not self.running():
+            options = f"-c listen_addresses= -k {self._socket()} -p {PORT}"
+            if not self._fsync:
+                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            result = self._run(
+                self._bin().pg_ctl, "start", "-w", "-t", "60", "-D", self.data, "-l", self.log,
+                "-o", options, check=False,
+            )  # fmt: skip
+            if result.returncode != 0:
+                raise EmbeddedError(
+                    f"the embedded PostgreSQL in {self.data} did not start: "
+                    f"{result.stderr.strip()[-300:]}\n{self._tail()}"
+                )
+        self._create_database()
+        return self.url
+
+    def _create_database(self) -> None:
+        with psycopg.connect(
+            host=str(self._socket()), port=PORT, user=SUPERUSER, dbname="postgres", autocommit=True
+        ) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+            if exists.fetchone() is None:
+                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (`fast`: clean; `immediate`: like a crash, for outage tests)."""
+        if self.running():
+            self._run(self._bin().pg_ctl, "stop", "-w", "-D", self.data, "-m", mode)
+
+    def destroy(self) -> None:
+        """Stop and delete the cluster (tests)."""
+        self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+        if self._socket_dir is not None and not self._socket_dir.is_relative_to(self.root):
+            shutil.rmtree(self._socket_dir, ignore_errors=True)

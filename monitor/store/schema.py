@@ -1,0 +1,153 @@
+"""The database schema: targets, cycles, rounds and probes (SQLAlchemy Core tables).
+
+One row per probe keeps the raw chunks as arrays plus summary columns computed at ingest, so reports
+and rolling windows read a few numbers per probe while any metric can still be re-derived from the
+chunks (`db recompute`). `probes` is range-partitioned by `started_at`, one partition per UTC day
+(`partitions.py`); its primary key must therefore include `started_at`.
+
+The migrations in `migrations/versions/` create exactly these tables; `alembic check` (run by the
+tests) fails when the two drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+METRIC_DEFINITIONS_VERSION: Final = 1
+"""Bump when a summary column's definition changes; `db recompute` then re-derives old rows."""
+
+FIXED_TIERS_MS: Final = (25, 50, 100)
+"""Decode deadlines every probe is scored at, whatever its target's tiers (comparable history)."""
+
+NAMING_CONVENTION: Final = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+targets = Table(
+    "targets",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("config_hash", Text, nullable=False),
+    Column("config", JSON, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("name", "config_hash"),
+    comment="Each configured target; a new row whenever its configuration changes.",
+)
+
+cycles = Table(
+    "cycles",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("region", Text, nullable=False),
+    Column("rounds_planned", Integer, nullable=False),
+    Column("config_hash", Text, nullable=False, server_default=""),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Index(None, "region", "started_at"),
+)
+
+rounds = Table(
+    "rounds",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("cycle_id", BigInteger, ForeignKey("cycles.id", ondelete="CASCADE"), nullable=False),
+    Column("round_index", Integer, nullable=False),
+    Column("target", Text, nullable=False, server_default=""),
+    Column("status", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("probes", Integer, nullable=False, server_default="0"),
+    UniqueConstraint("cycle_id", "round_index", "target"),
+)
+
+probes = Table(
+    "probes",
+    metadata,
+    # identity
+    Column("probe_id", Text, primary_key=True),
+    Column("started_at", DateTime(timezone=True), primary_key=True),
+    Column("target", Text, nullable=False),
+    Column("target_config_id", BigInteger),
+    Column("provider", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("api", Text, nullable=False),
+    Column("region", Text, nullable=False),
+    Column("workload", Integer, comment="the requested prompt length"),
+    Column("prompt_tokens", Integer),
+    Column("max_tokens", Integer),
+    Column("cycle_id", BigInteger),
+    Column("round_index", Integer),
+    # outcome
+    Column("outcome", Text, nullable=False),
+    Column("http_status", SmallInteger),
+    Column("error", Text),
+    Column("finish_reason", Text),
+    # phases, usage, client health, vendor extras (json keeps key order: exports are byte-stable)
+    Column("phases_ns", JSON, nullable=False),
+    Column("token_count_source", Text, nullable=False),
+    Column("usage", JSON),
+    Column("client", JSON, nullable=False),
+    Column("loop_lag_max_ns", BigInteger),
+    Column("meta", JSON),
+    # the deadlines the trace carried (NULL: none; the used ones are in the summary columns)
+    Column("has_deadlines", Boolean, nullable=False, server_default="false"),
+    Column("deadline_prefill_s", Float),
+    Column("deadline_decode_s", ARRAY(Float)),
+    # chunks
+    Column("chunk_t_ns", ARRAY(BigInteger), nullable=False),
+    Column("chunk_tokens", ARRAY(SmallInteger), nullable=False),
+    Column("chunk_kinds", ARRAY(SmallInteger), comment="NULL: all content; 0 content, 1 reasoning"),
+    Column("chunk_texts", ARRAY(Text), comment="NULL when not stored"),
+    # summary columns (monitor.metrics at ingest; `metrics_version` says which definitions)
+    Column("metrics_version", SmallInteger, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("content_chunks", Integer, nullable=False),
+    Column("tokens_per_chunk", Float),
+    Column("ttft_ns", BigInteger),
+    Column("tpot_ns", Float),
+    Column("e2e_ns", BigInteger),
+    Column("prefill_deadline_ns", BigInteger, nullable=False),
+    Column("decode_deadline_ns", BigInteger, nullable=False),
+    Column("fluidity_index", Float, nullable=False),
+    Column("fluidity_index_decode", Float, nullable=False),
+    Column("missed_deadlines", Integer, nullable=False),
+    Column("total_deadlines", Integer, nullable=False),
+    Column("fluid", Boolean, nullable=False),
+    Column("fluidity_25ms", Float, nullable=False),
+    Column("fluidity_50ms", Float, nullable=False),
+    Column("fluidity_100ms", Float, nullable=False),
+    Column("fluidity_decode_25ms", Float, nullable=False),
+    Column("fluidity_decode_50ms", Float, nullable=False),
+    Column("fluidity_decode_100ms", Float, nullable=False),
+    Column("min_decode_deadline_ns", BigInteger),
+    Index(None, "started_at", postgresql_using="brin"),
+    Index(None, "target", "started_at"),
+    postgresql_partition_by="RANGE (started_at)",
+)
+
+PARTITIONED_TABLE: Final = "probes"
