@@ -45,9 +45,8 @@ def min_decode_deadline_ns(times_ns: Sequence[int], tokens: Sequence[int]) -> in
     return hi * NS_PER_US
 
 
-def _search_block(m: ChunkMatrix) -> Int64Array:
+def _search_block(m: ChunkMatrix, hi: Int64Array) -> Int64Array:
     lo = np.zeros(m.requests, dtype=np.int64)
-    hi = np.maximum(_ceil_us(m.max_decode_gap_ns()), 1)
     while True:
         open_ = hi - lo > 1
         if not open_.any():
@@ -61,8 +60,11 @@ def _search_block(m: ChunkMatrix) -> Int64Array:
 def min_decode_deadlines_ns(m: ChunkMatrix) -> Int64Array:
     """`D*` per request in ns (whole µs); -1 where undefined (fewer than two tokens)."""
     out = np.full(m.requests, NO_DEADLINE, dtype=np.int64)
+    hi = np.maximum(_ceil_us(m.max_decode_gap_ns()), 1)
+    # Requests of similar length and bracket share a block: less padding, fewer wasted rounds.
+    order = np.lexsort((hi, m.n_chunks))
     for start in range(0, m.requests, BLOCK):
-        block = m.select(slice(start, start + BLOCK))
-        out[start : start + BLOCK] = _search_block(block) * NS_PER_US
+        columns = order[start : start + BLOCK]
+        out[columns] = _search_block(m.select(columns), hi[columns]) * NS_PER_US
     out[m.n_tokens < 2] = NO_DEADLINE
     return out

@@ -92,3 +92,20 @@ def test_scaling_the_time_axis_scales_latencies(req: list[tuple[int, int]], fact
     tpot, tpot_scaled = tpot_ns(a), tpot_ns(scaled)
     assert tpot is not None and tpot_scaled is not None
     assert abs(tpot_scaled - factor * tpot) <= 1e-9 * max(1.0, factor * tpot)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(chunk_lists, min_size=1, max_size=8))
+def test_flat_builder_equals_per_request_builder(requests: list[list[tuple[int, int]]]) -> None:
+    reqs = [_as_request(r) for r in requests]
+    expected = ChunkMatrix.from_chunks(reqs)
+    sizes = [len(t) for t, _ in reqs]
+    flat = ChunkMatrix.from_flat(
+        np.array([x for t, _ in reqs for x in t], dtype=np.int64),
+        np.array([x for _, k in reqs for x in k], dtype=np.int64),
+        np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+    )
+    assert flat.n_tokens.tolist() == expected.n_tokens.tolist()
+    assert flat.n_chunks.tolist() == expected.n_chunks.tolist()
+    assert flat.times.tolist() == expected.times.tolist()
+    assert flat.first_token.tolist() == expected.first_token.tolist()
