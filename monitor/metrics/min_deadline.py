@@ -45,16 +45,23 @@ def min_decode_deadline_ns(times_ns: Sequence[int], tokens: Sequence[int]) -> in
     return hi * NS_PER_US
 
 
-def _search_block(m: ChunkMatrix, hi: Int64Array) -> Int64Array:
-    lo = np.zeros(m.requests, dtype=np.int64)
+def _search_block(m: ChunkMatrix, lo: Int64Array, hi: Int64Array) -> Int64Array:
+    """Bisect `(lo, hi]` in µs per request; `lo` fails and `hi` passes throughout."""
+    hi = hi.copy()
     while True:
-        open_ = hi - lo > 1
-        if not open_.any():
+        open_ = np.flatnonzero(hi - lo > 1)
+        if not open_.size:
             return hi
-        mid = np.where(open_, (lo + hi) // 2, hi)
-        fluid = score(m, mid * NS_PER_US).fluid
-        hi = np.where(open_ & fluid, mid, hi)
-        lo = np.where(open_ & ~fluid, mid, lo)
+        if 2 * open_.size < m.requests:
+            # Most requests have converged (a few long stalls need more rounds): search the rest
+            # on their own, smaller matrix.
+            hi[open_] = _search_block(m.select(open_), lo[open_], hi[open_])
+            return hi
+        mid = (lo + hi) // 2
+        fluid = score(m, np.maximum(mid, 1) * NS_PER_US).fluid
+        moved = hi - lo > 1
+        hi = np.where(moved & fluid, mid, hi)
+        lo = np.where(moved & ~fluid, mid, lo)
 
 
 def min_decode_deadlines_ns(m: ChunkMatrix) -> Int64Array:
@@ -65,6 +72,7 @@ def min_decode_deadlines_ns(m: ChunkMatrix) -> Int64Array:
     order = np.lexsort((hi, m.n_chunks))
     for start in range(0, m.requests, BLOCK):
         columns = order[start : start + BLOCK]
-        out[columns] = _search_block(m.select(columns), hi[columns]) * NS_PER_US
+        lo = np.zeros(columns.size, dtype=np.int64)
+        out[columns] = _search_block(m.select(columns), lo, hi[columns]) * NS_PER_US
     out[m.n_tokens < 2] = NO_DEADLINE
     return out
