@@ -110,9 +110,8 @@ class ChunkMatrix:
         times_m = _transpose(times_rm)
         first_m = _transpose(first_rm)
         n_tokens = np.zeros(requests, dtype=np.int64)
-        if requests:
-            sums = np.add.reduceat(tokens, offsets[:-1][nonempty]) if tokens.size else []
-            n_tokens[nonempty] = sums
+        if tokens.size:
+            n_tokens[nonempty] = np.add.reduceat(tokens, offsets[:-1][nonempty])
         return cls(times_m, first_m, n_chunks, n_tokens)
 
     def select(self, columns: slice | Int64Array) -> ChunkMatrix:
