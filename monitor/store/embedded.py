@@ -52,15 +52,17 @@ def _version_key(path: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split(".") if p.isdigit())
 
 
-def find_binaries(search_path: str | None = None) -> Binaries:
-    """initdb and pg_ctl from PATH, else the newest `/usr/lib/postgresql/*/bin`."""
+def find_binaries(
+    search_path: str | None = None, lib_glob: str = "/usr/lib/postgresql/*/bin"
+) -> Binaries:
+    """initdb and pg_ctl from PATH (or `search_path`), else the newest `lib_glob` directory."""
     initdb, pg_ctl = (
         shutil.which("initdb", path=search_path),
         shutil.which("pg_ctl", path=search_path),
     )
     if initdb and pg_ctl:
         return Binaries(Path(initdb), Path(pg_ctl))
-    for bindir in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version_key, reverse=True):
+    for bindir in sorted(glob.glob(lib_glob), key=_version_key, reverse=True):
         i, p = Path(bindir, "initdb"), Path(bindir, "pg_ctl")
         if i.is_file() and p.is_file():
             return Binaries(i, p)

@@ -1,0 +1,212 @@
+"""The durable spool: where finished traces wait while the database is unreachable.
+
+Each trace is appended as one JSON line (`{"round": ..., "trace": {...}}`) and fsync'd before
+`append` returns, so a crash loses nothing that was acknowledged. Replay reads the lines in order
+and ingests them one by one (idempotent on `probe_id`, so a line replayed twice after a crash is
+stored once); the byte offset replayed so far is kept in a side file, written atomically, and the
+spool is truncated once everything in it is stored. `depth` (lines waiting) feeds
+`etalon_spool_depth`.
+
+`SpoolingWriter` is what the daemon calls per probe: it writes to the store, and while the spool is
+not empty (or the write fails because the database is down) it appends to the spool instead, so
+traces reach the database in the order they finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from monitor import trace as trace_codec
+from monitor.store.ledger import RoundRef
+from monitor.store.store import Store, is_unavailable
+from monitor.trace import Trace
+
+SPOOL_FILE = "spool.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledTrace:
+    trace: Trace
+    round: RoundRef | None
+    end: int
+    """Byte offset just past this line."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Spool:
+    """An append-only JSONL file plus the offset replayed so far (`<file>.offset`)."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / SPOOL_FILE
+        self._offset_path = directory / (SPOOL_FILE + ".offset")
+        self._depth = sum(1 for _ in self._read(self.offset))
+
+    @property
+    def depth(self) -> int:
+        """Traces waiting to be replayed."""
+        return self._depth
+
+    @property
+    def offset(self) -> int:
+        try:
+            return int(self._offset_path.read_text().strip() or 0)
+        except FileNotFoundError:
+            return 0
+
+    def append(self, trace: Trace, round_ref: RoundRef | None = None) -> None:
+        """Append and fsync one trace; when this returns, the trace survives a crash."""
+        record: dict[str, Any] = {
+            "round": None
+            if round_ref is None
+            else [round_ref.cycle_id, round_ref.round_index, round_ref.target],
+            "trace": trace_codec.to_dict(trace),
+        }
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+        created = not self.path.exists()
+        with self.path.open("ab") as f:
+            f.write(line.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        if created:
+            _fsync_dir(self.path.parent)
+        self._depth += 1
+
+    def _read(self, start: int, limit: int | None = None) -> list[SpooledTrace]:
+        out: list[SpooledTrace] = []
+        try:
+            f = self.path.open("rb")
+        except FileNotFoundError:
+            return out
+        with f:
+            f.seek(start)
+            position = start
+            for raw in f:
+                if not raw.endswith(b"\n"):
+                    break  # a torn last line (crash mid-append): never acknowledged, ignore
+                position += len(raw)
+                record = json.loads(raw)
+                ref = record["round"]
+                out.append(
+                    SpooledTrace(
+                        trace=trace_codec.decode(json.dumps(record["trace"])),
+                        round=None if ref is None else RoundRef(ref[0], ref[1], ref[2]),
+                        end=position,
+                    )
+                )
+                if limit is not None and len(out) >= limit:
+                    break
+        return out
+
+    def pending(self, limit: int | None = None) -> list[SpooledTrace]:
+        """The oldest traces not yet replayed, in the order they were appended."""
+        return self._read(self.offset, limit)
+
+    def commit(self, end: int, count: int) -> None:
+        """Mark everything before byte `end` as stored; empty the spool when nothing is left."""
+        self._depth -= count
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if end >= size:
+            with self.path.open("r+b") as f:
+                f.truncate(0)
+                os.fsync(f.fileno())
+            self._offset_path.unlink(missing_ok=True)
+            self._depth = 0
+            return
+        tmp = self._offset_path.with_suffix(".tmp")
+        with tmp.open("w") as f:
+            f.write(str(end))
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(self._offset_path)
+        _fsync_dir(self.path.parent)
+
+    async def replay(self, store: Store, batch: int = 200) -> int:
+        """Ingest every waiting trace in order; returns how many. Stops at the first error."""
+        replayed = 0
+        while True:
+            items = self.pending(batch)
+            if not items:
+                return replayed
+            for item in items:
+                await store.ingest(item.trace, round=item.round)
+                self.commit(item.end, 1)
+                replayed += 1
+
+
+class WriteResult(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    SPOOLED = "spooled"
+
+
+class SpoolingWriter:
+    """Per-probe writes that survive database outages without loss, duplication or reordering.
+
+    `on_write_error` is called once per failed database write (drives
+    `etalon_db_write_errors_total`); `depth` is the spool depth (`etalon_spool_depth`).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        spool: Spool,
+        on_write_error: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.spool = spool
+        self.write_errors = 0
+        self._on_write_error = on_write_error
+        self._lock = asyncio.Lock()
+
+    @property
+    def depth(self) -> int:
+        return self.spool.depth
+
+    def _failed(self, exc: BaseException) -> None:
+        self.write_errors += 1
+        if self._on_write_error is not None:
+            self._on_write_error(exc)
+
+    async def write(self, trace: Trace, round_ref: RoundRef | None = None) -> WriteResult:
+        """Store the trace, or spool it when the database is down or older traces still wait."""
+        if self.spool.depth:
+            self.spool.append(trace, round_ref)
+            await self.drain()
+            return WriteResult.SPOOLED
+        try:
+            inserted = await self.store.ingest(trace, round=round_ref)
+        except Exception as e:
+            if not is_unavailable(e):
+                raise
+            self._failed(e)
+            self.spool.append(trace, round_ref)
+            return WriteResult.SPOOLED
+        return WriteResult.STORED if inserted else WriteResult.DUPLICATE
+
+    async def drain(self) -> int:
+        """Replay the spool if the database is back; returns traces replayed (0 when still down)."""
+        if self._lock.locked():
+            return 0  # another task is draining; it will pick up what was just appended
+        async with self._lock:
+            try:
+                return await self.spool.replay(self.store)
+            except Exception as e:
+                if not is_unavailable(e):
+                    raise
+                self._failed(e)
+                return 0
