@@ -217,10 +217,17 @@ class Schedule(_Model):
     backoff_default_s: float = Field(default=60.0, gt=0)
     """Back-off after a 429 that carries no `Retry-After`."""
 
-    @field_validator("every", "spread")
+    @field_validator("every")
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
         if v is not None:
+            parse_duration(v)
+        return v
+
+    @field_validator("spread")
+    @classmethod
+    def _spread(cls, v: str | None) -> str | None:
+        if v is not None and v.strip() not in {"0", "0s"}:
             parse_duration(v)
         return v
 
@@ -246,7 +253,10 @@ class Schedule(_Model):
 
     @property
     def spread_s(self) -> float | None:
-        return None if self.spread is None else parse_duration(self.spread)
+        """None: the default spread; `0s` puts every target at the round's start."""
+        if self.spread is None:
+            return None
+        return 0.0 if self.spread.strip() in {"0", "0s"} else parse_duration(self.spread)
 
 
 class Database(_Model):

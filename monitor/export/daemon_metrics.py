@@ -64,6 +64,10 @@ class DaemonMetrics:
         self._rounds.labels(self.region, status).inc()
         self._cycle_round.labels(self.region).set(index)
 
+    def round_missed(self) -> None:
+        """A fire that ran no round (the previous one overran, or it was too late)."""
+        self._rounds.labels(self.region, "skipped").inc()
+
     def round_started(self, index: int, late_s: float) -> None:
         self._cycle_round.labels(self.region).set(index)
         self.scheduler_lag.set(max(late_s, 0.0))

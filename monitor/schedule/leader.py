@@ -1,0 +1,93 @@
+"""One active scheduler per region: a PostgreSQL session advisory lock on a dedicated connection.
+
+The lock lives as long as the connection: when the active daemon dies, the OS closes its socket,
+PostgreSQL frees the lock, and a standby polling every `poll_s` takes over within about that long.
+The leader checks its connection as often; if it is lost, leadership is lost with it (another
+daemon may already hold the lock), and the daemon must stop scheduling at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+LOCK_NAMESPACE = b"etalon-monitor/leader/"
+
+
+def lock_key(region: str) -> int:
+    """A signed 64-bit advisory-lock key for the region (stable across versions and hosts)."""
+    digest = hashlib.blake2b(LOCK_NAMESPACE + region.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class AdvisoryLeader:
+    def __init__(self, conninfo: str, region: str, poll_s: float = 1.0) -> None:
+        self._conninfo = conninfo
+        self.region = region
+        self.key = lock_key(region)
+        self._poll_s = poll_s
+        self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
+
+    @property
+    def is_leader(self) -> bool:
+        return self._conn is not None
+
+    async def _try_once(self) -> bool:
+        conn = await psycopg.AsyncConnection.connect(
+            self._conninfo,
+            autocommit=True,
+            application_name=f"etalon-monitor leader {self.region}",
+            keepalives=1,
+            keepalives_idle=5,
+            keepalives_interval=2,
+            keepalives_count=3,
+        )
+        try:
+            cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (self.key,))
+            row = await cur.fetchone()
+        except BaseException:
+            await conn.close()
+            raise
+        if row is not None and row[0] is True:
+            self._conn = conn
+            return True
+        await conn.close()
+        return False
+
+    async def acquire(self) -> None:
+        """Wait (as a standby) until this process holds the region's lock."""
+        while True:
+            try:
+                if await self._try_once():
+                    log.info("leader for region %s", self.region)
+                    return
+            except psycopg.OperationalError as e:
+                log.warning("leader lock: database unreachable (%s)", type(e).__name__)
+            await asyncio.sleep(self._poll_s)
+
+    async def lost(self) -> None:
+        """Return when the lock connection fails (leadership is gone)."""
+        conn = self._conn
+        assert conn is not None, "lost() needs the lock"
+        while True:
+            await asyncio.sleep(self._poll_s)
+            try:
+                await asyncio.wait_for(conn.execute("SELECT 1"), timeout=max(self._poll_s, 5.0))
+            except (psycopg.Error, TimeoutError, OSError) as e:
+                log.error("leader lock lost for region %s (%s)", self.region, type(e).__name__)
+                self._conn = None
+                with contextlib.suppress(psycopg.Error, OSError):
+                    await conn.close()
+                return
+
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error, OSError):
+                await conn.close()
