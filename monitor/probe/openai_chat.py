@@ -1,0 +1,64 @@
+"""OpenAI Chat Completions streaming (`POST /chat/completions`), and the compatible vendors.
+
+Role-only first chunk (no token), `delta.content` / `delta.reasoning` (or the older
+`reasoning_content`), `finish_reason`, a usage-only chunk with `choices: []` before `data: [DONE]`,
+errors as `data: {"error": {...}}`. Together sends `delta.token_id`, vLLM may send `token_ids`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from monitor.config import Target
+from monitor.probe.openai_common import apply_common, bearer, stream_body
+from monitor.probe.prompts import Prompt
+from monitor.probe.sse import SseEvent
+from monitor.probe.wire import WireEvent, WireRequest, parse_json, provider_of
+
+
+def token_ids_in(choice: dict[str, Any], delta: dict[str, Any]) -> int | None:
+    for holder in (delta, choice):
+        ids = holder.get("token_ids")
+        if isinstance(ids, list):
+            return len(ids)
+        if isinstance(holder.get("token_id"), int):
+            return 1
+    return None
+
+
+class OpenAIChatWire:
+    api: ClassVar[str] = "openai-chat"
+
+    def build_request(self, target: Target, prompt: Prompt, max_tokens: int) -> WireRequest:
+        body = stream_body(target, max_tokens)
+        body["messages"] = [{"role": "user", "content": prompt.text}]
+        body.update(target.params)
+        return WireRequest("/chat/completions", body, dict(provider_of(target).extra_headers))
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return bearer(key)
+
+    def classify(self, event: SseEvent) -> WireEvent:
+        if event.data.strip() == "[DONE]":
+            return WireEvent(terminal=True)
+        obj, bad = parse_json(event)
+        if obj is None:
+            assert bad is not None
+            return bad
+        out = WireEvent()
+        apply_common(obj, out)
+        choices = obj.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            choice = choices[0]
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                content = delta.get("content")
+                if isinstance(content, str):
+                    out.text = content
+                reasoning = delta.get("reasoning") or delta.get("reasoning_content")
+                if isinstance(reasoning, str):
+                    out.reasoning = reasoning
+                out.token_ids = token_ids_in(choice, delta)
+            if isinstance(choice.get("finish_reason"), str):
+                out.finish_reason = choice["finish_reason"]
+        return out

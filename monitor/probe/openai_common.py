@@ -1,0 +1,80 @@
+"""What OpenAI chat and legacy completions share: request extras, usage, errors, vendor fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.config import Target
+from monitor.probe.wire import WireEvent, int_or_none, provider_of, short
+
+
+def stream_body(target: Target, max_tokens: int) -> dict[str, Any]:
+    provider = provider_of(target)
+    options: dict[str, Any] = {"include_usage": True}
+    if provider.continuous_usage_stats:
+        options["continuous_usage_stats"] = True
+    body: dict[str, Any] = {
+        "model": target.model,
+        "stream": True,
+        "max_tokens": max_tokens,
+        "temperature": 0,
+        "stream_options": options,
+    }
+    if provider.supports_min_tokens:
+        body["min_tokens"] = max_tokens
+        body["ignore_eos"] = True
+    return body
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def usage_of(raw: object) -> dict[str, int | None] | None:
+    if not isinstance(raw, dict):
+        return None
+    details = raw.get("prompt_tokens_details")
+    cached = int_or_none(details.get("cached_tokens")) if isinstance(details, dict) else None
+    out: dict[str, int | None] = {
+        "prompt_tokens": int_or_none(raw.get("prompt_tokens")),
+        "completion_tokens": int_or_none(raw.get("completion_tokens")),
+        "cached_tokens": cached,
+    }
+    completion = raw.get("completion_tokens_details")
+    if isinstance(completion, dict) and int_or_none(completion.get("reasoning_tokens")):
+        out["reasoning_tokens"] = int_or_none(completion.get("reasoning_tokens"))
+    return out
+
+
+def error_text(raw: object) -> str:
+    if isinstance(raw, dict):
+        kind = raw.get("type") or raw.get("code") or "error"
+        return short(f"{kind}: {raw.get('message', '')}")
+    return short(raw)
+
+
+def apply_common(obj: dict[str, Any], out: WireEvent) -> None:
+    """Fields outside `choices`: usage, errors, model, and the Groq `x_groq` extension."""
+    if obj.get("error"):
+        out.error = error_text(obj["error"])
+    if isinstance(obj.get("model"), str):
+        out.model = obj["model"]
+    usage = usage_of(obj.get("usage"))
+    if usage is not None:
+        out.usage = usage
+        out.completion_tokens_so_far = usage.get("completion_tokens")
+    groq = obj.get("x_groq")
+    if isinstance(groq, dict):
+        if isinstance(groq.get("id"), str):
+            out.request_id = groq["id"]
+        gusage = groq.get("usage")
+        if isinstance(gusage, dict):
+            out.server_timings = {
+                k: v
+                for k, v in gusage.items()
+                if isinstance(v, int | float) and k.endswith("_time")
+            }
+            if out.usage is None:
+                out.usage = usage_of(gusage)
+        if groq.get("error"):
+            out.error = short(f"x_groq: {groq['error']}")

@@ -1,0 +1,98 @@
+"""Incremental Server-Sent Events framing (WHATWG rules), fed raw network reads.
+
+Reads split anywhere: an event may straddle reads (even inside a multi-byte UTF-8 character or
+between the `\\r` and `\\n` of a line end), one read may hold several events. Lines end in `\\n`,
+`\\r\\n` or `\\r`; `:` lines are comments (keep-alives); several `data:` lines join with `\\n`.
+There is no line-length cap, so a 1 MiB event is fine. Each event remembers which read completed
+it, so its arrival time is that read's stamp.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+from typing import Final
+
+_LINE_END: Final = re.compile(r"\r\n|\r|\n")
+
+
+@dataclass(frozen=True, slots=True)
+class SseEvent:
+    data: str
+    event: str | None = None
+    read_index: int = 0
+    """Index of the network read that completed this event."""
+
+
+class SseParser:
+    """Feed bytes with `feed()`; complete events come back in order."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._buf = ""
+        self._data: list[str] = []
+        self._event: str | None = None
+        self._has_field = False
+        self.comments = 0
+        """Comment lines seen (keep-alives)."""
+
+    def feed(self, raw: bytes, read_index: int = 0) -> list[SseEvent]:
+        self._buf += self._decoder.decode(raw)
+        return self._drain(read_index, final=False)
+
+    def close(self, read_index: int = 0) -> list[SseEvent]:
+        """End of stream: finish a pending line; an event without its blank line is dropped."""
+        self._buf += self._decoder.decode(b"", final=True)
+        return self._drain(read_index, final=True)
+
+    @property
+    def pending(self) -> bool:
+        """Bytes or fields of an unfinished event are buffered."""
+        return bool(self._buf) or self._has_field
+
+    def _drain(self, read_index: int, *, final: bool) -> list[SseEvent]:
+        out: list[SseEvent] = []
+        buf = self._buf
+        pos = 0
+        size = len(buf)
+        while pos < size:
+            match = _LINE_END.search(buf, pos)
+            if match is None:
+                if final:
+                    self._line(buf[pos:], out, read_index)
+                    pos = size
+                break
+            if match.group() == "\r" and match.end() == size and not final:
+                break  # may be the first half of \r\n
+            self._line(buf[pos : match.start()], out, read_index)
+            pos = match.end()
+        self._buf = buf[pos:]
+        if final:
+            self._data = []
+            self._event = None
+            self._has_field = False
+        return out
+
+    def _line(self, line: str, out: list[SseEvent], read_index: int) -> None:
+        if not line:
+            if self._has_field:
+                if self._data:
+                    out.append(SseEvent("\n".join(self._data), self._event, read_index))
+                self._data = []
+                self._event = None
+                self._has_field = False
+            return
+        if line[0] == ":":
+            self.comments += 1
+            return
+        name, sep, value = line.partition(":")
+        if sep and value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+            self._has_field = True
+        elif name == "event":
+            self._event = value
+            self._has_field = True
+        # id, retry and unknown field names are ignored, as the spec says

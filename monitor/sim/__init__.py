@@ -1,0 +1,10 @@
+"""The simulated vendor: OpenAI chat/completions and Anthropic messages SSE, deterministic per seed.
+
+Every test and demo talks to it over loopback. `start_simulator()` runs one in-process; the
+`etalon-monitor simulate` command runs one standalone.
+"""
+
+from monitor.sim.profiles import PRESETS, Profile
+from monitor.sim.server import RunningSimulator, SimRequest, Simulator, start_simulator
+
+__all__ = ["PRESETS", "Profile", "RunningSimulator", "SimRequest", "Simulator", "start_simulator"]
