@@ -1,0 +1,357 @@
+"""The composition root of `etalon-monitor run`: builds every part, wires them, runs the lifecycle.
+
+The only module that knows every package. Flow: the scheduler (when leader) hands each probe job to
+the prober; a finished trace updates the exporter's per-probe series and goes to the store through
+the spooling writer (a database outage fills the local spool instead of losing probes); a task
+rebuilds the rolling-window snapshot from the store every `exporter.refresh_s`. A second daemon on
+the same database waits on the region's advisory lock as a hot standby.
+
+Shutdown (SIGTERM/SIGINT, or `schedule.cycles` done): no new rounds; in-flight probes get
+`schedule.stop_grace_s` to finish, then are cancelled; the spool is flushed if the database
+answers; exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from sqlalchemy import make_url
+
+from monitor.config import Settings
+from monitor.export import (
+    DaemonMetrics,
+    ProbeMetrics,
+    Readiness,
+    TargetCollector,
+    WindowCollector,
+    WindowSnapshot,
+    make_app,
+)
+from monitor.probe.client import Prober
+from monitor.probe.prompts import make_prompt
+from monitor.probe.session import make_session
+from monitor.probe.tokens import Tokenizer, get_tokenizer
+from monitor.schedule import (
+    AdvisoryLeader,
+    Backoff,
+    CycleInfo,
+    ProbeJob,
+    RoundInfo,
+    RoundRunner,
+    RoundScheduler,
+)
+from monitor.schedule.triggers import interval_s
+from monitor.store import RoundRef, RoundStatus, Store, is_unavailable
+from monitor.store.connect import open_store
+from monitor.store.spool import Spool, SpoolingWriter
+from monitor.trace import Trace
+
+log = logging.getLogger(__name__)
+
+SPOOL_DIR = "spool"
+
+
+def version() -> str:
+    try:
+        return metadata.version("etalon-monitor")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+class StoreLedger:
+    """The store's round ledger, seen through the scheduler's protocol (statuses as strings)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def current_cycle(self, region: str) -> CycleInfo | None:
+        return await self._store.current_cycle(region)
+
+    async def start_cycle(
+        self, region: str, rounds_planned: int, started_at: datetime
+    ) -> CycleInfo:
+        return await self._store.start_cycle(region, rounds_planned, started_at)
+
+    async def finish_cycle(self, cycle_id: int, finished_at: datetime) -> None:
+        await self._store.finish_cycle(cycle_id, finished_at)
+
+    async def claim_round(
+        self, cycle_id: int, round_index: int, started_at: datetime, target: str
+    ) -> bool:
+        return await self._store.claim_round(cycle_id, round_index, started_at, target)
+
+    async def finish_round(
+        self, cycle_id: int, round_index: int, finished_at: datetime, target: str, status: str
+    ) -> None:
+        await self._store.finish_round(
+            cycle_id, round_index, finished_at, target, RoundStatus(status)
+        )
+
+    async def rounds(self, cycle_id: int) -> list[RoundInfo]:
+        return [*await self._store.rounds(cycle_id)]
+
+
+def lock_conninfo(sqlalchemy_url: str) -> str:
+    """The libpq URL for the leader's own psycopg connection (same server, no SQLAlchemy)."""
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+@dataclass(slots=True)
+class Served:
+    """Where the exporter listens (the port is known only after binding when 0 was asked)."""
+
+    host: str
+    port: int
+
+    @property
+    def metrics_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/metrics"
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+        on_serving: Callable[[Served], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._wall = wall
+        self._monotonic = monotonic
+        self._on_serving = on_serving
+        self.stop_requested = asyncio.Event()
+        self.registry = CollectorRegistry()
+        self.probe_metrics = ProbeMetrics(self.registry)
+        self.daemon_metrics = DaemonMetrics(self.registry, version(), settings.region)
+        self._snapshot = WindowSnapshot()
+        self._db_state = "starting"
+        self._role = "standby"
+        self._backoff = Backoff(monotonic, settings.schedule.backoff_default_s)
+        self._mine = {(n, settings.target_region(n)) for n in settings.targets}
+        """(target, region) pairs this daemon exports windows for (others' regions share the DB)."""
+        self.registry.register(TargetCollector(settings, interval_s(settings.schedule, wall())))
+        self.registry.register(WindowCollector(self.snapshot))
+
+    # ----------------------------------------------------------------- helpers
+
+    def snapshot(self) -> WindowSnapshot:
+        return self._snapshot
+
+    def readiness(self) -> Readiness:
+        checks = {"database": self._db_state, "scheduler": self._role}
+        return Readiness(self._db_state == "ok", checks)
+
+    def request_stop(self) -> None:
+        self.stop_requested.set()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        try:
+            async with AsyncExitStack() as stack:
+                served = await stack.enter_async_context(self._serve())
+                if self._on_serving is not None:
+                    self._on_serving(served)
+                store = await stack.enter_async_context(open_store(self.settings))
+                self._db_state = "ok"
+                writer = SpoolingWriter(
+                    store,
+                    Spool(self.settings.data_dir / SPOOL_DIR),
+                    on_write_error=lambda _e: self.daemon_metrics.db_write_errors.inc(),
+                )
+                self.daemon_metrics.spool_depth.set(writer.depth)
+                session = await stack.enter_async_context(make_session(self._session_size()))
+                tokenizer = get_tokenizer()
+                prober = Prober(session, tokenizer, keep_text=self.settings.database.store_text)
+                self._declare_series()
+                background = [
+                    asyncio.create_task(self._refresh_windows(store, writer), name="windows"),
+                    asyncio.create_task(
+                        self.daemon_metrics.sample_loop_lag(
+                            self.settings.exporter.loop_lag_sample_s
+                        ),
+                        name="loop-lag",
+                    ),
+                ]
+                try:
+                    await self._lead(store, writer, prober, tokenizer)
+                finally:
+                    for task in background:
+                        task.cancel()
+                    await asyncio.gather(*background, return_exceptions=True)
+                    await self._flush(writer)
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+        return 0
+
+    def _session_size(self) -> int:
+        return max(sum(t.concurrency for t in self.settings.targets.values()), 8)
+
+    def _declare_series(self) -> None:
+        s = self.settings
+        for name, t in s.targets.items():
+            if t.enabled:
+                region = s.target_region(name)
+                self.probe_metrics.declare(
+                    name, t.provider, t.model, region, t.workloads.prompt_tokens
+                )
+
+    @asynccontextmanager
+    async def _serve(self) -> AsyncIterator[Served]:
+        ex = self.settings.exporter
+        app = make_app(self.registry, self.readiness)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, ex.host, ex.port)
+            await site.start()
+            bound = runner.addresses[0]
+            yield Served(str(bound[0]), int(bound[1]))
+        finally:
+            await runner.cleanup()
+
+    async def _lead(
+        self, store: Store, writer: SpoolingWriter, prober: Prober, tokenizer: Tokenizer
+    ) -> None:
+        s = self.settings
+        leader = AdvisoryLeader(
+            lock_conninfo(store.engine.url.render_as_string(hide_password=False)),
+            s.region,
+            s.schedule.leader_poll_s,
+        )
+        runner = RoundRunner(
+            self._probe_fn(prober, tokenizer),
+            self._trace_sink(writer),
+            self._skip_sink(),
+            self._backoff,
+        )
+        try:
+            while not self.stop_requested.is_set():
+                if not await self._first(leader.acquire()):
+                    return
+                self._role = "leader"
+                self.daemon_metrics.set_leader(True)
+                await self._register_targets(store)
+                scheduler = RoundScheduler(
+                    s, StoreLedger(store), runner, self.daemon_metrics, wall=self._wall
+                )
+                await scheduler.start()
+                lost = asyncio.create_task(leader.lost(), name="leader-watch")
+                finished = asyncio.create_task(scheduler.finished.wait(), name="cycles-done")
+                try:
+                    await self._first(asyncio.wait({lost, finished}, return_when="FIRST_COMPLETED"))
+                finally:
+                    await scheduler.stop(s.schedule.stop_grace_s)
+                    lost.cancel()
+                    finished.cancel()
+                    self._role = "standby"
+                    self.daemon_metrics.set_leader(False)
+                    self._snapshot = WindowSnapshot()
+                if scheduler.finished.is_set():
+                    log.info("%d cycle(s) complete; stopping", scheduler.cycles_done)
+                    return
+        finally:
+            await leader.release()
+
+    async def _first(self, work: Awaitable[object]) -> bool:
+        """Run `work` until it ends or a stop is requested; True when `work` ended first."""
+        task = asyncio.ensure_future(work)
+        stop = asyncio.create_task(self.stop_requested.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if task.done():
+            task.result()
+            return True
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return False
+
+    async def _register_targets(self, store: Store) -> None:
+        now = self._wall()
+        for name, t in self.settings.targets.items():
+            await store.register_target(name, t.model_dump(mode="json"), now)
+
+    # ----------------------------------------------------------------- wiring
+
+    def _probe_fn(
+        self, prober: Prober, tokenizer: Tokenizer
+    ) -> Callable[[ProbeJob], Awaitable[Trace]]:
+        async def probe(job: ProbeJob) -> Trace:
+            # building an exact-length prompt is CPU work: keep it off the loop that stamps chunks
+            prompt = await asyncio.to_thread(make_prompt, job.prompt_tokens, tokenizer)
+            return await prober.probe(
+                job.target,
+                prompt,
+                target_name=job.target_name,
+                probe_id=uuid.uuid4().hex,
+                region=job.region,
+            )
+
+        return probe
+
+    def _trace_sink(self, writer: SpoolingWriter) -> Callable[[ProbeJob, Trace], Awaitable[None]]:
+        async def on_trace(job: ProbeJob, trace: Trace) -> None:
+            self.probe_metrics.observe(trace)
+            ref = RoundRef(job.round.cycle_id, job.round.round_index, job.target_name)
+            await writer.write(trace, ref)
+            self.daemon_metrics.spool_depth.set(writer.depth)
+
+        return on_trace
+
+    def _skip_sink(self) -> Callable[[ProbeJob], Awaitable[None]]:
+        async def on_skip(job: ProbeJob) -> None:
+            t = job.target
+            self.probe_metrics.skipped(
+                job.target_name, t.provider, t.model, job.region, job.prompt_tokens
+            )
+
+        return on_skip
+
+    async def _refresh_windows(self, store: Store, writer: SpoolingWriter) -> None:
+        """Rebuild the window snapshot (leader only) and retry the spool, every `refresh_s`."""
+        while True:
+            try:
+                if writer.depth:
+                    await writer.drain()
+                    self.daemon_metrics.spool_depth.set(writer.depth)
+                if self._role == "leader":
+                    now = self._wall()
+                    rows = await store.window_summaries(now)
+                    mine = tuple(r for r in rows if (r.target, r.region) in self._mine)
+                    self._snapshot = WindowSnapshot(now.timestamp(), mine)
+                else:
+                    await store.ping()
+                self._db_state = "ok"
+            except Exception as e:
+                if not is_unavailable(e):
+                    log.exception("window refresh failed (a bug)")
+                self._db_state = f"down: {type(e).__name__}"
+            await asyncio.sleep(self.settings.exporter.refresh_s)
+
+    async def _flush(self, writer: SpoolingWriter) -> None:
+        if writer.depth:
+            replayed = await writer.drain()
+            log.info("spool: %d trace(s) stored at shutdown, %d left", replayed, writer.depth)
