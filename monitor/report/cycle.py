@@ -1,0 +1,132 @@
+"""The cycle over time: fluidity by hour of day, and incidents (rounds that broke the SLO).
+
+Both judge a subset of a target's probes exactly as the summary judges all of them: the engine's
+`slo_view` over the `ok` probes' with-TTFT counts. A round (or, when the probes' rounds are unknown,
+a UTC clock hour) is an incident when its SLO fails, or when it had probes but none succeeded. Each
+incident names its worst probes (failed first, then the lowest fluidity-index) so a reviewer can
+pull their traces with `etalon-monitor export`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import numpy as np
+
+from monitor.metrics.batch import DeadlineCounts
+from monitor.metrics.slo import SloView, slo_view
+from monitor.report.model import HourStats, Incident, WorstProbe
+from monitor.report.scoring import BoolArray, ScoredTarget
+
+WORST = 3
+EXCERPT_CHARS = 80
+
+
+def _view(s: ScoredTarget, rows: BoolArray) -> SloView:
+    sel = rows & s.ok
+    return slo_view(DeadlineCounts(met=s.counts.met[sel], missed=s.counts.missed[sel]))
+
+
+def by_hour(s: ScoredTarget) -> tuple[HourStats, ...]:
+    hours = np.array(
+        [-1 if t.started_at is None else t.started_at.hour for t in s.traces], dtype=np.int64
+    )
+    out = []
+    for hour in range(24):
+        rows = hours == hour
+        if not rows.any():
+            continue
+        view = _view(s, rows)
+        out.append(
+            HourStats(
+                hour=hour,
+                probes=int(rows.sum()),
+                ok=int((rows & s.ok).sum()),
+                share_fluid=view.share_fluid,
+                p99_request_miss_rate=view.p99_request_miss_rate,
+                deadline_slo_met=view.deadline_slo_met,
+            )
+        )
+    return tuple(out)
+
+
+def excerpt(s: ScoredTarget, r: int) -> str | None:
+    text = "".join(c.text or "" for c in s.traces[r].content_chunks)
+    if not text:
+        return None
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+
+
+def worst_probes(s: ScoredTarget, rows: BoolArray) -> tuple[WorstProbe, ...]:
+    """Failed probes first, then non-fluid ones by fluidity-index; fluid probes are not "worst"."""
+    bad = rows & (~s.ok | ~s.fluid)
+    candidates = [int(r) for r in np.nonzero(bad)[0]]
+    candidates.sort(key=lambda r: (bool(s.ok[r]), float(s.fluidity_index[r]), r))
+    out = []
+    for r in candidates[:WORST]:
+        t = s.traces[r]
+        row = s.analysis.requests[r]
+        out.append(
+            WorstProbe(
+                probe_id=t.probe_id,
+                started_at=t.started_at,
+                outcome=t.outcome.value,
+                fluidity_index=row.fluidity_index if s.ok[r] else None,
+                ttft_s=row.ttft_s,
+                error=t.error,
+                excerpt=excerpt(s, r),
+            )
+        )
+    return tuple(out)
+
+
+def hour_window(t: datetime | None) -> str:
+    if t is None:
+        return "unknown time"
+    return t.strftime("%Y-%m-%d %H:00Z")
+
+
+def incidents(s: ScoredTarget, round_of: Mapping[str, str] | None = None) -> tuple[Incident, ...]:
+    """Windows of this target whose SLO broke, in time order.
+
+    `round_of` maps probe ids to round labels; probes it doesn't know fall in their UTC hour.
+    """
+    rounds = round_of or {}
+
+    def key(r: int) -> str:
+        t = s.traces[r]
+        return rounds.get(t.probe_id) or hour_window(t.started_at)
+
+    windows: dict[str, list[int]] = {}
+    for r in range(len(s.traces)):
+        windows.setdefault(key(r), []).append(r)
+    out = []
+    for label, members in windows.items():
+        rows = np.zeros(len(s.traces), dtype=np.bool_)
+        rows[members] = True
+        view = _view(s, rows)
+        if view.deadline_slo_met is None:
+            reason = "no successful probe"
+        elif not view.deadline_slo_met:
+            p99 = view.p99_request_miss_rate or 0.0
+            reason = f"deadline SLO broken: p99 miss rate {p99:.3f} > 0.1"
+        else:
+            continue
+        times = [t for r in members if (t := s.traces[r].started_at) is not None]
+        out.append(
+            Incident(
+                target=s.name,
+                window=label,
+                started_at=min(times) if times else None,
+                ended_at=max(times) if times else None,
+                probes=len(members),
+                ok=int((rows & s.ok).sum()),
+                share_fluid=view.share_fluid,
+                p99_request_miss_rate=view.p99_request_miss_rate,
+                reason=reason,
+                worst_probes=worst_probes(s, rows),
+            )
+        )
+    out.sort(key=lambda i: (i.started_at is None, i.started_at or datetime.min, i.window))
+    return tuple(out)
