@@ -173,7 +173,8 @@ class EmbeddedPostgres:
         if not self.running():
             options = f"-c listen_addresses= -k {self._socket()} -p {PORT}"
             if not self._fsync:
-                options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+                # fsync off only: a process crash (stop -m immediate) must still keep every commit
+                options += " -c fsync=off -c full_page_writes=off"
             result = self._run(
                 self._bin().pg_ctl, "start", "-w", "-t", "60", "-D", self.data, "-l", self.log,
                 "-o", options, check=False,

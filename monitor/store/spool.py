@@ -54,7 +54,19 @@ class Spool:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / SPOOL_FILE
         self._offset_path = directory / (SPOOL_FILE + ".offset")
+        self._drop_torn_tail()
         self._depth = sum(1 for _ in self._read(self.offset))
+
+    def _drop_torn_tail(self) -> None:
+        """Cut half a line left by a crash mid-append (never acknowledged) so appends stay lines."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        if data and not data.endswith(b"\n"):
+            with self.path.open("r+b") as f:
+                f.truncate(data.rfind(b"\n") + 1)
+                os.fsync(f.fileno())
 
     @property
     def depth(self) -> int:
