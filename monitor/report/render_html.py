@@ -27,7 +27,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 .ok { color: #1a7f37; font-weight: 600; }
 .bad { color: #cf222e; font-weight: 600; }
 .muted { color: #57606a; }
-.charts { display: flex; flex-wrap: wrap; gap: 12px; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+ul.findings li { margin: 2px 0; }
 svg.chart { border: 1px solid #d0d7de; background: #fff; max-width: 100%; height: auto; }
 svg .title { font: 600 13px system-ui, sans-serif; fill: #1b1f24; }
 svg .legend, svg .tick, svg .label { font: 11px system-ui, sans-serif; fill: #1b1f24; }
@@ -164,6 +165,38 @@ def _summary(targets: Sequence[TargetReport]) -> Markup:
             ),
         ]
     )
+
+
+def _finding(t: TargetReport, incidents: int) -> Markup:
+    parts: list[Child] = [tag("strong", t.target), ": deadline SLO "]
+    parts.append(slo(t.deadline_slo_met))
+    if t.share_fluid is not None:
+        parts.append(f"; {pct(t.share_fluid)} of successful probes fluid")
+    if t.fluent_token_rate and t.tpot_rate:
+        share = t.fluent_token_rate / t.tpot_rate
+        parts.append(
+            f"; fluent rate {t.fluent_token_rate:,.1f} tok/s is {share * 100:.0f} % of the "
+            f"TPOT-based {t.tpot_rate:,.1f} tok/s"
+        )
+    parts.append(f"; {t.failed} of {t.probes} probes failed ({pct(t.failed / t.probes)})")
+    parts.append(f"; {incidents} incident(s).")
+    return tag("li", parts)
+
+
+def _findings(report: Report) -> Markup:
+    items = [
+        _finding(t, sum(1 for i in report.incidents if i.target == t.target))
+        for t in report.targets
+    ]
+    significant = sum(1 for c in report.comparisons if c.significant)
+    items.append(
+        tag(
+            "li",
+            f"{significant} of {len(report.comparisons)} pairwise differences are significant "
+            "at 95 % (see Comparisons).",
+        )
+    )
+    return join([tag("h2", "Findings"), tag("ul", items, class_="findings")])
 
 
 def _failures(targets: Sequence[TargetReport]) -> Markup:
@@ -321,7 +354,10 @@ def _comparisons(comparisons: Sequence[Comparison]) -> Markup:
     return join(
         [
             tag("h2", "Comparisons (bootstrap 95 % confidence intervals)"),
-            table(["metric", "a", "b", "a", "b", "a \u2212 b", "95 % CI", "verdict"], rows),
+            table(
+                ["metric", "target a", "target b", "a", "b", "a \u2212 b", "95 % CI", "verdict"],
+                rows,
+            ),
             tag("h3", "Significant differences"),
             tag("ul", significant) if significant else tag("p", "None.", class_="muted"),
         ]
@@ -436,6 +472,7 @@ def render_html(report: Report) -> str:
         if not targets
         else [
             _header(report),
+            _findings(report),
             _summary(targets),
             _failures(targets),
             _ttft(targets),
