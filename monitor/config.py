@@ -205,7 +205,7 @@ class Schedule(_Model):
     cron: str | None = None
     rounds_per_cycle: int = Field(default=24, ge=0)
     cycles: int = Field(default=0, ge=0)
-    """Stop (exit 0) after this many completed cycles; 0 runs forever."""
+    """Stop probing after this many completed cycles (the daemon keeps serving); 0: never."""
     jitter_s: float = Field(default=60.0, ge=0)
     spread: str | None = None
     """Window over which target offsets are spread; default half the interval, at most 30 min."""

@@ -6,7 +6,8 @@ the spooling writer (a database outage fills the local spool instead of losing p
 rebuilds the rolling-window snapshot from the store every `exporter.refresh_s`. A second daemon on
 the same database waits on the region's advisory lock as a hot standby.
 
-Shutdown (SIGTERM/SIGINT, or `schedule.cycles` done): no new rounds; in-flight probes get
+After `schedule.cycles` cycles the daemon stops probing but keeps serving (and holding the lead)
+until stopped. Shutdown (SIGTERM/SIGINT): no new rounds; in-flight probes get
 `schedule.stop_grace_s` to finish, then are cancelled; the spool is flushed if the database
 answers; exit 0.
 """
@@ -61,6 +62,7 @@ from monitor.trace import Trace
 log = logging.getLogger(__name__)
 
 SPOOL_DIR = "spool"
+MAINTENANCE_EVERY_S = 6 * 3600.0
 
 
 def version() -> str:
@@ -136,6 +138,10 @@ class Daemon:
         self._monotonic = monotonic
         self._on_serving = on_serving
         self.stop_requested = asyncio.Event()
+        self.cycles_complete = asyncio.Event()
+        """Set when `schedule.cycles` cycles are done (probing has stopped; serving goes on)."""
+        self.leading = asyncio.Event()
+        """Set while this daemon holds its region's lead."""
         self.registry = CollectorRegistry()
         self.probe_metrics = ProbeMetrics(self.registry)
         self.daemon_metrics = DaemonMetrics(self.registry, version(), settings.region)
@@ -143,6 +149,7 @@ class Daemon:
         self._db_state = "starting"
         self._role = "standby"
         self._backoff = Backoff(monotonic, settings.schedule.backoff_default_s)
+        self._maintained_at = monotonic()
         self._mine = {(n, settings.target_region(n)) for n in settings.targets}
         """(target, region) pairs this daemon exports windows for (others' regions share the DB)."""
         self.registry.register(TargetCollector(settings, interval_s(settings.schedule, wall())))
@@ -250,8 +257,10 @@ class Daemon:
                 if not await self._first(leader.acquire()):
                     return
                 self._role = "leader"
+                self.leading.set()
                 self.daemon_metrics.set_leader(True)
                 await self._register_targets(store)
+                await self._maintain(store)
                 scheduler = RoundScheduler(
                     s, StoreLedger(store), runner, self.daemon_metrics, wall=self._wall
                 )
@@ -265,10 +274,19 @@ class Daemon:
                     lost.cancel()
                     finished.cancel()
                     self._role = "standby"
+                    self.leading.clear()
                     self.daemon_metrics.set_leader(False)
                     self._snapshot = WindowSnapshot()
                 if scheduler.finished.is_set():
-                    log.info("%d cycle(s) complete; stopping", scheduler.cycles_done)
+                    log.info(
+                        "%d cycle(s) complete; probing stopped, still serving until stopped",
+                        scheduler.cycles_done,
+                    )
+                    self._role = "leader (cycles done)"
+                    self.leading.set()
+                    self.daemon_metrics.set_leader(True)
+                    self.cycles_complete.set()
+                    await self.stop_requested.wait()
                     return
         finally:
             await leader.release()
@@ -288,6 +306,16 @@ class Daemon:
         with contextlib.suppress(asyncio.CancelledError):
             await task
         return False
+
+    async def _maintain(self, store: Store) -> None:
+        """Partitions for today and the coming days, expired ones dropped (leader, then daily).
+
+        Creating partitions ahead also keeps concurrent first writes of a day from racing to
+        create the same partition.
+        """
+        result = await store.maintain(self._wall())
+        self._maintained_at = self._monotonic()
+        log.info("partitions: %s", result)
 
     async def _register_targets(self, store: Store) -> None:
         now = self._wall()
@@ -337,7 +365,9 @@ class Daemon:
                 if writer.depth:
                     await writer.drain()
                     self.daemon_metrics.spool_depth.set(writer.depth)
-                if self._role == "leader":
+                if self._role.startswith("leader"):
+                    if self._monotonic() - self._maintained_at >= MAINTENANCE_EVERY_S:
+                        await self._maintain(store)
                     now = self._wall()
                     rows = await store.window_summaries(now)
                     mine = tuple(r for r in rows if (r.target, r.region) in self._mine)

@@ -75,7 +75,7 @@ class RoundScheduler:
         self._idle.set()
         self.cycles_done = 0
         self.finished = asyncio.Event()
-        """Set when `schedule.cycles` cycles have completed (the daemon then exits 0)."""
+        """Set when `schedule.cycles` cycles have completed (no further rounds are started)."""
 
     # ----------------------------------------------------------------- lifecycle
 

@@ -55,7 +55,7 @@ async def base_url() -> AsyncIterator[str]:
     registry.register(TargetCollector(settings, 10.0))
     snap = WindowSnapshot(1795000000.0, (Row(), Row(window="24h")))
     registry.register(WindowCollector(lambda: snap))
-    runner = web.AppRunner(make_app(registry, lambda: State.ready))
+    runner = web.AppRunner(make_app(registry, lambda: State.ready), shutdown_timeout=0.5)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
