@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.environment",
     "tests.fixtures.database",
+    "tests.fixtures.simulator",
 ]
