@@ -208,7 +208,10 @@ class Simulator:
         headers = request.headers
         if not record.authorized:
             record.status = 401
-            return _json_error(401, "authentication_error", "invalid or missing API key")
+            # like some vendors, echo what was presented: the prober must scrub it
+            presented = headers.get("x-api-key") or headers.get("Authorization", "")
+            presented = presented.removeprefix("Bearer ")
+            return _json_error(401, "authentication_error", f"Incorrect API key: {presented}")
         fault = record.fault
         if fault is Fault.RATE_LIMIT:
             record.status = 429
