@@ -15,13 +15,44 @@ from collections.abc import Sequence
 from typing import Any
 
 from psycopg.types.json import Json
-from sqlalchemy import text
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Integer,
+    SmallInteger,
+    Text,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeEngine
 
 from monitor.store.schema import probes
 
-JSON_COLUMNS = frozenset(c.name for c in probes.c if c.type.__class__.__name__ == "JSON")
+JSON_COLUMNS = frozenset(c.name for c in probes.c if isinstance(c.type, JSON))
 STAGE = "probes_stage"
+
+_PG_TYPES: dict[type[TypeEngine[Any]], str] = {
+    Text: "text",
+    BigInteger: "int8",
+    Integer: "int4",
+    SmallInteger: "int2",
+    Float: "float8",
+    Boolean: "bool",
+    DateTime: "timestamptz",
+    JSON: "json",
+}
+
+
+def _pg_type(column: str) -> str:
+    """The PostgreSQL type name of a `probes` column, for binary COPY."""
+    kind = probes.c[column].type
+    if isinstance(kind, ARRAY):
+        return _PG_TYPES[type(kind.item_type)] + "[]"
+    return _PG_TYPES[type(kind)]
 
 
 def _adapt(column: str, value: Any) -> Any:
@@ -41,7 +72,10 @@ async def copy_into_stage(
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
-    async with driver.cursor() as cur, cur.copy(f"COPY {STAGE} ({names}) FROM STDIN") as copy:
+    types = [_pg_type(c) for c in columns]
+    query = f"COPY {STAGE} ({names}) FROM STDIN (FORMAT BINARY)"
+    async with driver.cursor() as cur, cur.copy(query) as copy:
+        copy.set_types(types)
         for row in rows:
             await copy.write_row([_adapt(c, row[c]) for c in columns])
 
