@@ -53,7 +53,9 @@ def _top_errors(s: ScoredTarget) -> tuple[ErrorCount, ...]:
     return tuple(ErrorCount(e, n) for e, n in counts.most_common(TOP_ERRORS))
 
 
-def target_report(s: ScoredTarget, target: Target | None) -> TargetReport:
+def target_report(
+    s: ScoredTarget, target: Target | None, views: list[cycle.RoundView]
+) -> TargetReport:
     summary = s.analysis.summary
     failures = Counter(o for o in s.table.outcomes if o != "ok")
     prefill_s = s.prefill_ns[s.ok] / 1e9
@@ -71,6 +73,7 @@ def target_report(s: ScoredTarget, target: Target | None) -> TargetReport:
         deadline_slo_met=summary.deadline_slo_met,
         service_miss_rate=summary.service_miss_rate,
         p99_request_miss_rate=summary.p99_request_miss_rate,
+        round_compliance=cycle.compliance(views),
         fluent_token_rate=summary.fluent_token_rate,
         tpot_rate=summary.tpot_rate,
         tail_tbt_rate=summary.tail_tbt_rate,
@@ -92,26 +95,25 @@ def target_report(s: ScoredTarget, target: Target | None) -> TargetReport:
     )
 
 
-def _rounds_seen(s: ScoredTarget, round_of: Mapping[str, str]) -> int:
-    return len({round_of.get(t.probe_id) or cycle.hour_window(t.started_at) for t in s.traces})
-
-
 def build_report(inputs: ReportInputs) -> Report:
     groups = group_by_target(inputs.traces)
     scored = [score_target(name, traces) for name, traces in sorted(groups.items())]
-    targets = tuple(target_report(s, inputs.targets.get(s.name)) for s in scored)
-    incidents = tuple(i for s in scored for i in cycle.incidents(s, inputs.round_of))
+    views = [cycle.rounds(s, inputs.round_of) for s in scored]
+    targets = tuple(
+        target_report(s, inputs.targets.get(s.name), v) for s, v in zip(scored, views, strict=True)
+    )
+    incidents = tuple(i for s, v in zip(scored, views, strict=True) for i in cycle.incidents(s, v))
     incidents = tuple(
         sorted(incidents, key=lambda i: (i.started_at is None, i.started_at or inputs.generated_at))
     )
     completeness = tuple(
         methodology.completeness(
             s,
-            _rounds_seen(s, inputs.round_of),
+            len(v),
             inputs.targets.get(s.name),
             inputs.rounds_planned,
         )
-        for s in scored
+        for s, v in zip(scored, views, strict=True)
     )
     return Report(
         format=FORMAT,

@@ -10,13 +10,14 @@ pull their traces with `etalon-monitor export`.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 
 from monitor.metrics.batch import DeadlineCounts
 from monitor.metrics.slo import SloView, slo_view
-from monitor.report.model import HourStats, Incident, WorstProbe
+from monitor.report.model import HourStats, Incident, RoundCompliance, WorstProbe
 from monitor.report.scoring import BoolArray, ScoredTarget
 
 WORST = 3
@@ -87,45 +88,68 @@ def hour_window(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:00Z")
 
 
-def incidents(s: ScoredTarget, round_of: Mapping[str, str] | None = None) -> tuple[Incident, ...]:
-    """Windows of this target whose SLO broke, in time order.
+@dataclass(frozen=True, slots=True)
+class RoundView:
+    label: str
+    rows: BoolArray
+    members: list[int]
+    view: SloView
+
+
+def rounds(s: ScoredTarget, round_of: Mapping[str, str] | None = None) -> list[RoundView]:
+    """The target's probes grouped by round, each judged like the whole window.
 
     `round_of` maps probe ids to round labels; probes it doesn't know fall in their UTC hour.
     """
-    rounds = round_of or {}
-
-    def key(r: int) -> str:
-        t = s.traces[r]
-        return rounds.get(t.probe_id) or hour_window(t.started_at)
-
+    labels = round_of or {}
     windows: dict[str, list[int]] = {}
-    for r in range(len(s.traces)):
-        windows.setdefault(key(r), []).append(r)
+    for r, t in enumerate(s.traces):
+        label = labels.get(t.probe_id) or hour_window(t.started_at)
+        windows.setdefault(label, []).append(r)
     out = []
     for label, members in windows.items():
         rows = np.zeros(len(s.traces), dtype=np.bool_)
         rows[members] = True
-        view = _view(s, rows)
-        if view.deadline_slo_met is None:
+        out.append(RoundView(label, rows, members, _view(s, rows)))
+    return out
+
+
+def compliance(views: list[RoundView]) -> RoundCompliance:
+    """Rounds in which the SLO held, over the rounds that had a successful probe to judge."""
+    judged = [v for v in views if v.view.deadline_slo_met is not None]
+    met = sum(1 for v in judged if v.view.deadline_slo_met)
+    return RoundCompliance(
+        rounds=len(views),
+        judged=len(judged),
+        slo_met=met,
+        share=met / len(judged) if judged else None,
+    )
+
+
+def incidents(s: ScoredTarget, views: list[RoundView]) -> tuple[Incident, ...]:
+    """Rounds of this target whose SLO broke (or that had no successful probe), in time order."""
+    out = []
+    for v in views:
+        if v.view.deadline_slo_met is None:
             reason = "no successful probe"
-        elif not view.deadline_slo_met:
-            p99 = view.p99_request_miss_rate or 0.0
+        elif not v.view.deadline_slo_met:
+            p99 = v.view.p99_request_miss_rate or 0.0
             reason = f"deadline SLO broken: p99 miss rate {p99:.3f} > 0.1"
         else:
             continue
-        times = [t for r in members if (t := s.traces[r].started_at) is not None]
+        times = [t for r in v.members if (t := s.traces[r].started_at) is not None]
         out.append(
             Incident(
                 target=s.name,
-                window=label,
+                window=v.label,
                 started_at=min(times) if times else None,
                 ended_at=max(times) if times else None,
-                probes=len(members),
-                ok=int((rows & s.ok).sum()),
-                share_fluid=view.share_fluid,
-                p99_request_miss_rate=view.p99_request_miss_rate,
+                probes=len(v.members),
+                ok=int((v.rows & s.ok).sum()),
+                share_fluid=v.view.share_fluid,
+                p99_request_miss_rate=v.view.p99_request_miss_rate,
                 reason=reason,
-                worst_probes=worst_probes(s, rows),
+                worst_probes=worst_probes(s, v.rows),
             )
         )
     out.sort(key=lambda i: (i.started_at is None, i.started_at or datetime.min, i.window))

@@ -123,6 +123,19 @@ class StallPositions:
 
 
 @dataclass(frozen=True, slots=True)
+class RoundCompliance:
+    """Deadline-SLO compliance over the cycle: rounds in which the SLO held.
+
+    A round with no successful probe is not judged (it is an incident of its own).
+    """
+
+    rounds: int
+    judged: int
+    slo_met: int
+    share: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class TargetReport:
     target: str
     providers: tuple[str, ...]
@@ -137,6 +150,7 @@ class TargetReport:
     deadline_slo_met: bool | None
     service_miss_rate: float | None
     p99_request_miss_rate: float | None
+    round_compliance: RoundCompliance
     fluent_token_rate: float | None
     tpot_rate: float | None
     tail_tbt_rate: float | None

@@ -41,11 +41,14 @@ code, .excerpt { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; fo
 .excerpt { white-space: pre-wrap; word-break: break-word; max-width: 420px; display: block; }
 dt { font-weight: 600; margin-top: 6px; }
 dd { margin: 2px 0 0 16px; }
+@page { size: A4 landscape; margin: 10mm; }
 @media print { body { margin: 0; max-width: none; } h2 { break-after: avoid; }
                svg.chart, table { break-inside: avoid; } }
 """
 
 DASH = "—"
+MAX_INCIDENTS = 100
+"""Incidents listed in the HTML; a month of broken rounds belongs in the JSON, not on paper."""
 
 
 def num(value: float | None, digits: int = 3, scale: float = 1.0, suffix: str = "") -> str:
@@ -72,6 +75,11 @@ def seconds_range(span: tuple[float, float] | None) -> str:
 
 def when(value: datetime | None) -> str:
     return DASH if value is None else value.strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def rounds_held(t: TargetReport) -> str:
+    c = t.round_compliance
+    return f"{c.slo_met}/{c.judged} ({pct(c.share)})" if c.judged else DASH
 
 
 def slo(met: bool | None) -> Markup:
@@ -117,6 +125,7 @@ def _summary(targets: Sequence[TargetReport]) -> Markup:
         "failed",
         "share fluid",
         "deadline SLO",
+        "SLO held in rounds",
         "p99 miss rate",
         "fluent rate",
         "TPOT rate",
@@ -135,6 +144,7 @@ def _summary(targets: Sequence[TargetReport]) -> Markup:
             td(t.failed, True),
             td(pct(t.share_fluid), True),
             td(slo(t.deadline_slo_met)),
+            td(rounds_held(t), True),
             td(num(t.p99_request_miss_rate), True),
             td(num(t.fluent_token_rate, 1, suffix=" tok/s"), True),
             td(num(t.tpot_rate, 1, suffix=" tok/s"), True),
@@ -170,6 +180,8 @@ def _summary(targets: Sequence[TargetReport]) -> Markup:
 def _finding(t: TargetReport, incidents: int) -> Markup:
     parts: list[Child] = [tag("strong", t.target), ": deadline SLO "]
     parts.append(slo(t.deadline_slo_met))
+    if t.round_compliance.judged:
+        parts.append(f", held in {rounds_held(t)} rounds")
     if t.share_fluid is not None:
         parts.append(f"; {pct(t.share_fluid)} of successful probes fluid")
     if t.fluent_token_rate and t.tpot_rate:
@@ -370,7 +382,7 @@ def _incidents(incidents: Sequence[Incident]) -> Markup:
             [tag("h2", "Incidents"), tag("p", "The SLO held in every round.", class_="muted")]
         )
     rows = []
-    for i in incidents:
+    for i in incidents[:MAX_INCIDENTS]:
         worst = [
             tag(
                 "div",
@@ -400,6 +412,13 @@ def _incidents(incidents: Sequence[Incident]) -> Markup:
         [
             tag("h2", f"Incidents ({len(incidents)})"),
             table(headers, rows),
+            tag(
+                "p",
+                f"The first {MAX_INCIDENTS} are shown; the JSON report lists all {len(incidents)}.",
+                class_="muted",
+            )
+            if len(incidents) > MAX_INCIDENTS
+            else None,
             tag(
                 "p",
                 "Worst probes: failed first, then the lowest fluidity-index; each id is the "

@@ -151,6 +151,11 @@ async def test_database_and_exported_file_give_the_same_report(
         result = await asyncio.to_thread(runner.invoke, app, args)
         assert result.exit_code == 0, result.output
     a, b = json.loads(from_db.read_text()), json.loads(from_file.read_text())
+    # a file has no rounds: its round compliance is judged per UTC hour instead; all else agrees
+    for row in a["targets"]:
+        assert row.pop("round_compliance")["rounds"] == ROUNDS
+    for row in b["targets"]:
+        row.pop("round_compliance")
     assert a["targets"] == b["targets"]
     assert a["comparisons"] == b["comparisons"]
 

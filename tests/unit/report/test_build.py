@@ -171,3 +171,15 @@ def test_empty_input_gives_an_empty_report() -> None:
     assert report.targets == ()
     assert report.comparisons == ()
     assert report.incidents == ()
+
+
+def test_round_compliance_counts_rounds_without_incident(report: Report) -> None:
+    for t in report.targets:
+        broken = [i for i in report.incidents if i.target == t.target]
+        c = t.round_compliance
+        # hourly rounds, every hour has successful probes: all 24 are judged
+        assert (c.rounds, c.judged) == (24, 24)
+        assert c.slo_met == 24 - len(broken)
+        assert c.share == c.slo_met / 24
+    stally = next(t for t in report.targets if t.target == "stally")
+    assert stally.round_compliance.slo_met < 24
