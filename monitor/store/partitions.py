@@ -15,12 +15,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Final
 
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.store.schema import PARTITIONED_TABLE
 
 PARTITION_NAME: Final = re.compile(rf"^{PARTITIONED_TABLE}_p(\d{{8}})$")
 DAYS_AHEAD: Final = 3
+_ALREADY_EXISTS: Final = {"42P07", "23505"}
+"""duplicate_table; unique_violation on the catalog when two sessions race."""
 
 
 def partition_name(day: date) -> str:
@@ -43,12 +46,18 @@ async def ensure_partitions(conn: AsyncConnection, days: Iterable[date]) -> list
         name = partition_name(day)
         if name in existing:
             continue
-        await conn.execute(
-            text(
-                f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF {PARTITIONED_TABLE} '
-                f"FOR VALUES FROM ('{_bound(day)}') TO ('{_bound(day + timedelta(days=1))}')"
-            )
+        statement = text(
+            f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF {PARTITIONED_TABLE} '
+            f"FOR VALUES FROM ('{_bound(day)}') TO ('{_bound(day + timedelta(days=1))}')"
         )
+        try:
+            async with conn.begin_nested():
+                await conn.execute(statement)
+        except DBAPIError as e:
+            # another writer created it between our look and our CREATE: that is fine
+            if getattr(e.orig, "sqlstate", None) not in _ALREADY_EXISTS:
+                raise
+            continue
         created.append(name)
     return created
 

@@ -60,12 +60,23 @@ class Spool:
     def _drop_torn_tail(self) -> None:
         """Cut half a line left by a crash mid-append (never acknowledged) so appends stay lines."""
         try:
-            data = self.path.read_bytes()
+            f = self.path.open("r+b")
         except FileNotFoundError:
             return
-        if data and not data.endswith(b"\n"):
-            with self.path.open("r+b") as f:
-                f.truncate(data.rfind(b"\n") + 1)
+        with f:
+            end = f.seek(0, os.SEEK_END)
+            position = end
+            while position > 0:
+                step = min(64 * 1024, position)
+                f.seek(position - step)
+                block = f.read(step)
+                newline = block.rfind(b"\n")
+                if newline >= 0:
+                    position = position - step + newline + 1
+                    break
+                position -= step
+            if position != end:
+                f.truncate(position)
                 os.fsync(f.fileno())
 
     @property
@@ -170,7 +181,9 @@ class SpoolingWriter:
     """Per-probe writes that survive database outages without loss, duplication or reordering.
 
     `on_write_error` is called once per failed database write (drives
-    `etalon_db_write_errors_total`); `depth` is the spool depth (`etalon_spool_depth`).
+    `etalon_db_write_errors_total`); `depth` is the spool depth (`etalon_spool_depth`). Writes
+    drain the spool as they come; when probes are rare the daemon should also call `drain()`
+    periodically (e.g. every 10 s while `depth` > 0) so the backlog reaches the database promptly.
     """
 
     def __init__(

@@ -26,7 +26,7 @@ from typing import Any, Final
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from monitor.store import bulk
@@ -54,6 +54,11 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, OSError | ConnectionError)
+
+
+def _missing_partition(exc: IntegrityError) -> bool:
+    """`no partition of relation "probes" found for row` (check_violation)."""
+    return getattr(exc.orig, "sqlstate", None) == "23514"
 
 
 def config_hash(config: Mapping[str, Any]) -> str:
@@ -117,7 +122,8 @@ class Store(LedgerQueries):
         """
         summary = summarize([trace])[0]
         values = row_values(trace, summary, store_text=self.store_text)
-        await self._ensure_days([day_of(values["started_at"])])
+        day = day_of(values["started_at"])
+        await self._ensure_days([day])
         values["target_config_id"] = (
             select(targets.c.id)
             .where(targets.c.name == trace.target)
@@ -134,6 +140,17 @@ class Store(LedgerQueries):
             .on_conflict_do_nothing(index_elements=["probe_id", "started_at"])
             .returning(probes.c.probe_id)
         )
+        try:
+            return await self._insert_one(query, round)
+        except IntegrityError as e:
+            if not _missing_partition(e):
+                raise
+            # the day's partition was dropped by another process since we cached it
+            self._days.discard(day)
+            await self._ensure_days([day])
+            return await self._insert_one(query, round)
+
+    async def _insert_one(self, query: Any, round: RoundRef | None) -> bool:
         async with self.engine.begin() as conn:
             inserted = (await conn.execute(query)).first() is not None
             if inserted and round is not None:
@@ -175,7 +192,18 @@ class Store(LedgerQueries):
             row_values(t, s, store_text=self.store_text)
             for t, s in zip(traces, summarize(traces), strict=True)
         ]
-        await self._ensure_days(day_of(r["started_at"]) for r in rows)
+        days = {day_of(r["started_at"]) for r in rows}
+        await self._ensure_days(days)
+        try:
+            return await self._copy_batch(rows)
+        except IntegrityError as e:
+            if not _missing_partition(e):
+                raise
+            self._days -= days
+            await self._ensure_days(days)
+            return await self._copy_batch(rows)
+
+    async def _copy_batch(self, rows: Sequence[dict[str, Any]]) -> int:
         async with self.engine.begin() as conn:
             await bulk.copy_into_stage(conn, ROW_COLUMNS, rows)
             return await bulk.insert_from_stage(conn, ROW_COLUMNS)

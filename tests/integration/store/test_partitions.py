@@ -41,3 +41,15 @@ async def test_retention_drops_only_days_wholly_expired(store: Store) -> None:
     assert "probes_p20261112" not in await _partitions(store)
     # a later probe of a dropped day recreates its partition (the store forgot the dropped days)
     assert await retention.ingest(make_trace("late", started_at=datetime(2026, 11, 12, tzinfo=UTC)))
+
+
+async def test_ingest_recreates_a_partition_dropped_by_another_process(store: Store) -> None:
+    day = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    await store.ingest(make_trace("a", started_at=day))
+    other = Store(store.engine, retention_days=10)  # e.g. `etalon-monitor db maintain`
+    assert (await other.maintain(NOW)).dropped == ["probes_p20261101"]
+    assert await store.ingest(make_trace("b", started_at=day))  # `store` still caches the day
+    assert [t.probe_id for t in await store.traces()] == ["b"]
+    assert (await other.maintain(NOW)).dropped == ["probes_p20261101"]
+    assert await store.ingest_many([make_trace("c", started_at=day)]) == 1
+    assert [t.probe_id for t in await store.traces()] == ["c"]
