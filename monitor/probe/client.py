@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -33,6 +34,7 @@ from monitor.probe.wire import WIRES, short
 from monitor.trace import Deadlines, Outcome, Trace
 
 ERROR_BODY_LIMIT = 16_384
+log = logging.getLogger(__name__)
 
 
 def deadlines_for(target: Target, prompt_tokens: int) -> Deadlines:
@@ -188,6 +190,9 @@ class Prober:
             failure = (outcome, f"client error: {type(e).__name__}")
         except (ValueError, UnicodeError) as e:
             failure = (Outcome.PROTOCOL_ERROR, f"unreadable response: {type(e).__name__}")
+        except Exception as e:  # a prober bug or an unforeseen library error: still one trace
+            log.exception("probe of %s failed unexpectedly", target.model)
+            failure = (Outcome.PROTOCOL_ERROR, f"unexpected {type(e).__name__}")
         finally:
             watchdog.disarm()
         t_end = clock()

@@ -209,7 +209,7 @@ class Simulator:
         if not record.authorized:
             record.status = 401
             # like some vendors, echo what was presented: the prober must scrub it
-            presented = headers.get("x-api-key") or headers.get("Authorization", "")
+            presented = headers.get("x-api-key") or headers.get("Authorization") or ""
             presented = presented.removeprefix("Bearer ")
             return _json_error(401, "authentication_error", f"Incorrect API key: {presented}")
         fault = record.fault

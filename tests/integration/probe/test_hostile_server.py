@@ -1,0 +1,82 @@
+"""Whatever bytes a vendor sends back, the prober returns a trace with an outcome.
+
+A raw TCP server on 127.0.0.1 answers each request with a fixed byte string (things the simulator,
+being a well-behaved HTTP server, can't produce).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from monitor.config import Target
+from monitor.probe.client import Prober
+from monitor.probe.prompts import make_prompt
+from monitor.probe.session import make_session
+from monitor.probe.tokens import BuiltinTokenizer
+from monitor.trace import Outcome
+
+SSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+CASES = {
+    "garbage status line": (b"garbage garbage\r\n\r\n", Outcome.PROTOCOL_ERROR),
+    "bad chunk size": (
+        SSE + b"Transfer-Encoding: chunked\r\n\r\nZZZ\r\ndata: x\r\n",
+        Outcome.PROTOCOL_ERROR,
+    ),
+    "closed before headers": (b"", Outcome.CONNECT_ERROR),
+    "JSON instead of a stream": (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+        Outcome.PROTOCOL_ERROR,
+    ),
+    "70 kB header": (
+        b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n",
+        Outcome.PROTOCOL_ERROR,
+    ),
+    "body shorter than Content-Length": (
+        SSE + b"Content-Length: 100\r\n\r\ndata: [DONE]\n\n",
+        Outcome.TRUNCATED,
+    ),
+    "binary junk, then close": (SSE + b"\r\n\xff\xfe\x00data: \xff\n\n", Outcome.TRUNCATED),
+}
+
+StartServer = Callable[[bytes], Awaitable[int]]
+
+
+@pytest.fixture
+async def raw_server() -> AsyncIterator[StartServer]:
+    servers: list[asyncio.Server] = []
+
+    async def start(payload: bytes) -> int:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(payload)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        servers.append(server)
+        return int(server.sockets[0].getsockname()[1])
+
+    yield start
+    for server in servers:
+        server.close()
+        await server.wait_closed()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+async def test_hostile_response_becomes_an_outcome(case: str, raw_server: StartServer) -> None:
+    payload, outcome = CASES[case]
+    port = await raw_server(payload)
+    target = Target(
+        provider="simulator",
+        base_url=f"http://127.0.0.1:{port}/v1",
+        model="m",
+        timeouts={"total_s": 5},
+    )
+    tok = BuiltinTokenizer()
+    async with make_session() as session:
+        trace = await Prober(session, tok).probe(target, make_prompt(16, tok), max_tokens=4)
+    assert trace.outcome is outcome
+    assert trace.error
