@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
 from monitor.cli.app import app
 from monitor.cli.transfer import ConfigOption, parse_moment, settings_or_exit
@@ -27,6 +28,7 @@ from monitor.report.model import Report, Window
 from monitor.report.render_html import render_html
 from monitor.report.render_json import render_json
 from monitor.report.source import Loaded, SourceError, load_file, load_store
+from monitor.store import is_unavailable
 from monitor.store.connect import open_store
 from monitor.store.embedded import EmbeddedError
 
@@ -51,6 +53,14 @@ def _err() -> Console:
 def _fail(message: str, code: int = 1) -> typer.Exit:
     _err().print(message, markup=False)
     return typer.Exit(code)
+
+
+def _first_line(e: BaseException) -> str:
+    """The driver's own message (host and port, never the password) without SQLAlchemy's
+    statement dump."""
+    cause = getattr(e, "orig", None) or e
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
 
 
 def _format(fmt: Format | None, out: Path | None) -> Format:
@@ -109,6 +119,14 @@ def load(
         raise _fail(str(e)) from None
     except SourceError as e:
         raise _fail(str(e), 2) from None
+    except ProgrammingError:
+        raise _fail(
+            "the database has no etalon-monitor schema; run `etalon-monitor db upgrade`"
+        ) from None
+    except (OperationalError, InterfaceError, OSError) as e:
+        if not is_unavailable(e):
+            raise
+        raise _fail(f"cannot read the database: {_first_line(e)}") from None
 
 
 def make_report(

@@ -179,3 +179,24 @@ async def test_unknown_cycle_is_an_error(tmp_path: Path, store: Store, database_
     result = await asyncio.to_thread(CliRunner().invoke, app, args)
     assert result.exit_code == 2
     assert "no cycle with id 999999" in result.stderr
+
+
+def test_database_without_schema_says_how_to_fix_it(
+    tmp_path: Path, empty_database_url: str
+) -> None:
+    config = _config_file(tmp_path, empty_database_url, {})
+    args = ["report", "-c", str(config), "--out", str(tmp_path / "r.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert "run `etalon-monitor db upgrade`" in result.stderr
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_unreachable_database_is_a_clear_error_without_the_password(tmp_path: Path) -> None:
+    # port 1 on loopback: nothing listens, the connection is refused at once
+    url = "postgresql+psycopg://postgres:hunter2@127.0.0.1:1/nothing"
+    config = _config_file(tmp_path, url, {})
+    result = CliRunner().invoke(app, ["report", "-c", str(config), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert "cannot read the database" in result.stderr
+    assert "hunter2" not in result.output
