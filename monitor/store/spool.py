@@ -25,10 +25,12 @@ from typing import Any
 
 from monitor import trace as trace_codec
 from monitor.store.ledger import RoundRef
+from monitor.store.rows import check_storable
 from monitor.store.store import Store, is_unavailable
 from monitor.trace import Trace
 
 SPOOL_FILE = "spool.jsonl"
+REJECTED_FILE = "rejected.jsonl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,9 @@ class Spool:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / SPOOL_FILE
         self._offset_path = directory / (SPOOL_FILE + ".offset")
+        self.rejected_path = directory / REJECTED_FILE
+        self.rejected = 0
+        """Traces set aside by this process because the database refused them."""
         self._drop_torn_tail()
         self._depth = sum(1 for _ in self._read(self.offset))
 
@@ -158,17 +163,37 @@ class Spool:
         tmp.replace(self._offset_path)
         _fsync_dir(self.path.parent)
 
+    def _reject(self, item: SpooledTrace, reason: str) -> None:
+        """Keep a trace the database refuses (not an outage) aside, so it cannot block the rest."""
+        line = json.dumps(
+            {"reason": reason, "trace": trace_codec.to_dict(item.trace)}, ensure_ascii=False
+        )
+        with self.rejected_path.open("ab") as f:
+            f.write((line + "\n").encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+        self.rejected += 1
+
     async def replay(self, store: Store, batch: int = 200) -> int:
-        """Ingest every waiting trace in order; returns how many. Stops at the first error."""
+        """Ingest every waiting trace in order; returns how many were stored.
+
+        Stops (raising) when the database is unreachable. A trace the database rejects for its
+        content goes to `rejected_path` with the reason, and the replay continues.
+        """
         replayed = 0
         while True:
             items = self.pending(batch)
             if not items:
                 return replayed
             for item in items:
-                await store.ingest(item.trace, round=item.round)
+                try:
+                    await store.ingest(item.trace, round=item.round)
+                    replayed += 1
+                except Exception as e:
+                    if is_unavailable(e):
+                        raise
+                    self._reject(item, type(e).__name__)
                 self.commit(item.end, 1)
-                replayed += 1
 
 
 class WriteResult(StrEnum):
@@ -209,6 +234,7 @@ class SpoolingWriter:
 
     async def write(self, trace: Trace, round_ref: RoundRef | None = None) -> WriteResult:
         """Store the trace, or spool it when the database is down or older traces still wait."""
+        check_storable(trace)  # an unstorable trace must never enter the spool
         if self.spool.depth:
             self.spool.append(trace, round_ref)
             await self.drain()
