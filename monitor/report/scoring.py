@@ -83,9 +83,13 @@ def score_target(name: str, traces: Sequence[Trace]) -> ScoredTarget:
     )
 
 
+UNNAMED = "(no target)"
+"""Minimal-form traces from other tools name no target; they are reported together."""
+
+
 def group_by_target(traces: Sequence[Trace]) -> dict[str, list[Trace]]:
     """Traces per target name, targets in first-seen order, traces in input order."""
     out: dict[str, list[Trace]] = {}
     for t in traces:
-        out.setdefault(t.target, []).append(t)
+        out.setdefault(t.target or UNNAMED, []).append(t)
     return out

@@ -4,6 +4,7 @@ import json
 import re
 from typing import Any
 
+from monitor import trace as trace_codec
 from monitor.report.model import Report
 from monitor.report.render_html import pct, render_html
 from monitor.report.render_json import render_json
@@ -123,3 +124,32 @@ def test_empty_report_renders() -> None:
     report = build([])
     assert "No probes in this window." in render_html(report)
     assert json.loads(render_json(report))["targets"] == []
+
+
+def test_minimal_form_traces_are_reported_as_one_unnamed_target() -> None:
+    lines = [
+        '{"probe_id": "a", "prompt_tokens": 100, "chunks": [[100000000, 1], [110000000, 1]]}',
+        '{"probe_id": "b", "prompt_tokens": 100, "chunks": [[120000000, 1], [900000000, 1]]}',
+    ]
+    traces = trace_codec.read(lines).traces
+    report = build(traces)
+    (target,) = report.targets
+    assert target.target == "(no target)"
+    assert target.probes == 2
+    assert target.by_hour == ()  # no start times
+    assert "(no target)" in render_html(report)
+    assert json.loads(render_json(report))["targets"][0]["ttft_p50_s"] == 0.11
+
+
+def test_a_target_whose_probes_all_failed_renders_with_dashes() -> None:
+    failed = [
+        make_trace([], probe_id=f"f{i}", target="down", outcome=Outcome.CONNECT_ERROR, error="x")
+        for i in range(3)
+    ]
+    report = build(failed)
+    html = render_html(report)
+    (target,) = report.targets
+    assert (target.probes, target.failed, target.share_fluid) == (3, 3, None)
+    assert "no successful probes" in html  # the charts say why they are empty
+    doc = json.loads(render_json(report))
+    assert doc["targets"][0]["fluent_token_rate"] is None
