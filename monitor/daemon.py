@@ -56,6 +56,7 @@ from monitor.schedule import (
 from monitor.schedule.triggers import interval_s
 from monitor.store import RoundRef, RoundStatus, Store, is_unavailable
 from monitor.store.connect import open_store
+from monitor.store.embedded import EmbeddedError
 from monitor.store.spool import Spool, SpoolingWriter
 from monitor.trace import Trace
 
@@ -70,6 +71,17 @@ def version() -> str:
         return metadata.version("etalon-monitor")
     except metadata.PackageNotFoundError:
         return "0+unknown"
+
+
+class StartupError(RuntimeError):
+    """The daemon cannot start (port taken, database unreachable); the message says which."""
+
+
+def _reason(exc: BaseException) -> str:
+    """First line of a driver error: says what failed without the URL (never a password)."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).strip().splitlines()
+    return text[0][:200] if text else type(inner).__name__
 
 
 class StoreLedger:
@@ -175,10 +187,22 @@ class Daemon:
             loop.add_signal_handler(sig, self.request_stop)
         try:
             async with AsyncExitStack() as stack:
-                served = await stack.enter_async_context(self._serve())
+                try:
+                    served = await stack.enter_async_context(self._serve())
+                except OSError as e:
+                    raise StartupError(
+                        f"cannot listen on {self.settings.exporter.listen}: {e.strerror}"
+                    ) from None
                 if self._on_serving is not None:
                     self._on_serving(served)
-                store = await stack.enter_async_context(open_store(self.settings))
+                try:
+                    store = await stack.enter_async_context(open_store(self.settings))
+                except EmbeddedError as e:
+                    raise StartupError(str(e)) from None
+                except Exception as e:
+                    if not is_unavailable(e):
+                        raise
+                    raise StartupError(f"database unreachable: {_reason(e)}") from None
                 self._db_state = "ok"
                 writer = SpoolingWriter(
                     store,

@@ -77,12 +77,6 @@ def run(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Run the monitor: scheduled probe rounds, storage, and Prometheus metrics."""
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per fire is noise
     path = config_path(config)
     try:
         settings = load(config)
@@ -92,8 +86,19 @@ def run(
             _say(f"  {problem}")
         raise typer.Exit(2) from None
     demo = path is None and not settings.targets
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per fire is noise
+    from monitor.daemon import StartupError  # noqa: PLC0415
+
     try:
         code = asyncio.run(_main(None if demo else settings))
     except KeyboardInterrupt:
         code = 0
+    except StartupError as e:
+        _say(f"cannot start: {e}")
+        code = 1
     raise typer.Exit(code)

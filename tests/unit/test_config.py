@@ -187,3 +187,16 @@ def test_config_check_invalid_exits_2() -> None:
     result = CliRunner().invoke(app, ["config", "check", "-c", str(DATA / "bad/unknown-key.yaml")])
     assert result.exit_code == 2
     assert "targets.groq.tokn: unknown key" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ("bad/every-and-cron.yaml", "schedule: set every or cron, not both"),
+        ("absent.yaml", "file not found"),
+    ],
+)
+def test_run_refuses_a_bad_config_with_exit_2(config: str, expected: str) -> None:
+    result = CliRunner().invoke(app, ["run", "--config", str(DATA / config)])
+    assert result.exit_code == 2
+    assert expected in result.stderr

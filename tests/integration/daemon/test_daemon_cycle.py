@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ from sqlalchemy import text
 
 from monitor.metrics.analysis import analyze
 from monitor.sim import RunningSimulator, start_simulator
-from monitor.sim.profiles import Profile
+from monitor.sim.profiles import PRESETS, Profile
 from monitor.store import Store
 from tests.integration.daemon.conftest import daemon_settings, running_daemon, wait_until
 
@@ -198,3 +199,45 @@ async def test_standby_takes_over_when_the_leader_stops(
             await standby.daemon.cycles_complete.wait()
     rounds = await round_rows(store)
     assert sorted(r[0] for r in rounds if r[1] == "") == list(range(6))
+
+
+async def test_a_round_that_overruns_its_interval_makes_the_next_fire_a_skipped_round(
+    store: Store, database_url: str, tmp_path: Path
+) -> None:
+    # 8 tokens at 5 tokens/s: each probe takes ~1.6 s, longer than the 1 s interval
+    sim = await start_simulator(profile=PRESETS["test"].with_(decode_tps=5.0))
+    try:
+        settings = daemon_settings(
+            database_url, tmp_path, {"alpha": sim}, prompts=(16,), rounds_per_cycle=2
+        )
+        async with running_daemon(settings) as d:
+            await d.daemon.cycles_complete.wait()
+            skipped = d.sample("etalon_rounds_total", {"region": "lab", "status": "skipped"})
+            assert skipped is not None and skipped >= 1
+            assert d.sample("etalon_rounds_total", {"region": "lab", "status": "completed"}) == 2
+        rounds = await round_rows(store)
+        assert sorted(r[0] for r in rounds if r[1] == "") == [0, 1]  # skipped fires use no index
+    finally:
+        await sim.stop()
+
+
+async def test_stop_cancels_probes_still_running_after_the_grace_period(
+    store: Store, database_url: str, tmp_path: Path
+) -> None:
+    # 8 tokens at 1 token/s: ~8 s per probe; the daemon is stopped with 0.3 s of grace
+    sim = await start_simulator(profile=PRESETS["test"].with_(decode_tps=1.0))
+    try:
+        settings = daemon_settings(
+            database_url, tmp_path, {"alpha": sim}, prompts=(16,), stop_grace_s=0.3
+        )
+        async with running_daemon(settings) as d:
+            await sim.sim.wait_for_requests(1, timeout=10)
+            stopped_at = time.monotonic()
+            assert await d.stop() == 0
+            assert time.monotonic() - stopped_at < 5  # not the ~8 s the probe would take
+        rounds = await round_rows(store)
+        assert [(r[0], r[1], r[2]) for r in rounds if r[1] == ""] == [(0, "", "failed")]
+        assert (0, "alpha", "failed", 0) in rounds
+        assert await probe_rows(store) == []  # a cancelled probe is not a measurement
+    finally:
+        await sim.stop()
