@@ -12,6 +12,7 @@ from monitor.report.svg import line_chart as draw_lines
 
 CDF_CLIP = 0.99
 """CDF x-axes end at the largest p99 so one huge stall doesn't squash every curve."""
+CDF_CLIP_INDEX = round(CDF_CLIP * 100)
 
 
 def ttft_boxes(targets: Sequence[TargetReport]) -> Markup:
@@ -32,7 +33,7 @@ def ttft_boxes(targets: Sequence[TargetReport]) -> Markup:
 
 
 def fluidity_curve(targets: Sequence[TargetReport]) -> Markup:
-    title = "P99 fluidity-index vs decode deadline (decode-only)"
+    title = "P99 fluidity-index vs decode deadline (decode-only; dashed: 0.9)"
     series = [
         Series(
             t.target,
@@ -65,9 +66,6 @@ def cdf_chart(title: str, label: str, cdfs: Sequence[tuple[str, Cdf]]) -> Markup
     return draw_lines(title, series, axis(0.0, high_ms, label), y)
 
 
-CDF_CLIP_INDEX = round(CDF_CLIP * 100)
-
-
 def tbt_cdf(targets: Sequence[TargetReport]) -> Markup:
     return cdf_chart(
         "TBT CDF (token-weighted)",
@@ -85,7 +83,7 @@ def inter_chunk_cdf(targets: Sequence[TargetReport]) -> Markup:
 
 
 def by_hour(targets: Sequence[TargetReport]) -> Markup:
-    title = "Share of fluid probes by hour of day (UTC)"
+    title = "Share of fluid probes by hour of day (UTC; dashed: 99 %, the SLO)"
     series = [
         Series(
             t.target,
