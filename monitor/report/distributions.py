@@ -74,8 +74,7 @@ def tbt_cdf(s: ScoredTarget) -> Cdf:
 
 def inter_chunk_cdf(s: ScoredTarget) -> Cdf:
     parts = [
-        inter_chunk_ns([c.t_ns for c in s.traces[r].content_chunks if c.tokens > 0])
-        for r in np.nonzero(s.ok)[0]
+        inter_chunk_ns([c.t_ns for c in s.content[r] if c.tokens > 0]) for r in np.nonzero(s.ok)[0]
     ]
     values = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     return cdf(values)

@@ -24,7 +24,7 @@ from monitor.metrics.analysis import (
     prefill_deadlines_ns,
 )
 from monitor.metrics.batch import DeadlineCounts
-from monitor.trace import Trace
+from monitor.trace import Chunk, Trace
 
 BoolArray = npt.NDArray[np.bool_]
 Int64Array = npt.NDArray[np.int64]
@@ -47,6 +47,8 @@ class ScoredTarget:
     fluidity_index: FloatArray
     min_deadline_ns: Int64Array
     """`D*` per probe; -1 where undefined."""
+    content: tuple[tuple[Chunk, ...], ...]
+    """Each probe's content chunks, extracted once (the trace property rebuilds them per call)."""
 
     @property
     def ok(self) -> BoolArray:
@@ -80,6 +82,7 @@ def score_target(name: str, traces: Sequence[Trace]) -> ScoredTarget:
         counts=DeadlineCounts(met=total - missed, missed=missed),
         fluidity_index=np.array([r.fluidity_index for r in rows], dtype=np.float64),
         min_deadline_ns=d_star,
+        content=tuple(t.content_chunks for t in traces),
     )
 
 

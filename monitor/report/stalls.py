@@ -55,7 +55,7 @@ def stall_positions(s: ScoredTarget) -> StallPositions:
     stalled = stalls = late_first = 0
     ok_rows = [int(r) for r in np.nonzero(s.ok)[0]]
     for r in ok_rows:
-        chunks = s.traces[r].content_chunks
+        chunks = s.content[r]
         n = int(s.table.output_tokens[r])
         if n and int(s.table.ttft_ns[r]) > int(s.prefill_ns[r]):
             late_first += 1
