@@ -1,13 +1,13 @@
 """Turn the raw `(t_ns, bytes)` reads of one stream into chunks, token counts and protocol facts.
 
-Runs after the stream ended (or failed), so nothing here sits between one network read and the next.
-It yields to the event loop every few dozen events so a long stream's parsing can't stall the reads
-of other streams still in flight.
+The read loop only stamps and appends; it asks the event loop to `catch_up()` *soon* (one callback
+at a time), so framing and JSON run in small pieces spread over the stream instead of in the read
+path or in one burst at its end (a burst when hundreds of streams finish together would delay the
+last reads of all the others). Per-chunk token counts are settled in `finish()`.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,8 +16,6 @@ from monitor.probe.sse import SseParser
 from monitor.probe.tokens import Tokenizer
 from monitor.probe.wire import Wire, WireEvent
 from monitor.trace import Chunk, ChunkKind, TokenCountSource
-
-YIELD_EVERY = 48
 
 
 @dataclass(slots=True)
@@ -28,6 +26,8 @@ class _Pending:
     token_ids: int | None
     cumulative: int | None
     previous_cumulative: int | None
+    counted: int
+    """Tokens by the tokenizer (0 when there is none)."""
 
 
 @dataclass(slots=True)
@@ -58,35 +58,6 @@ def _merge_usage(facts: StreamFacts, usage: dict[str, int | None]) -> None:
         if value is not None or key not in merged:
             merged[key] = value
     facts.usage = merged
-
-
-def _absorb(
-    facts: StreamFacts, ev: WireEvent, t_ns: int, pending: list[_Pending], cum: list[int | None]
-) -> None:
-    if ev.malformed is not None:
-        facts.malformed += 1
-        facts.malformed_reason = facts.malformed_reason or ev.malformed
-        return
-    previous = cum[0]
-    if ev.completion_tokens_so_far is not None:
-        cum[0] = ev.completion_tokens_so_far
-    for kind, text in ((ChunkKind.REASONING, ev.reasoning), (ChunkKind.CONTENT, ev.text)):
-        if text:
-            pending.append(
-                _Pending(t_ns, kind, text, ev.token_ids, ev.completion_tokens_so_far, previous)
-            )
-    if ev.usage is not None:
-        _merge_usage(facts, ev.usage)
-    if ev.finish_reason is not None:
-        facts.finish_reason = ev.finish_reason
-    if ev.error is not None and facts.error is None:
-        facts.error = ev.error
-    if ev.terminal:
-        facts.terminal = True
-    facts.model = ev.model or facts.model
-    facts.request_id = ev.request_id or facts.request_id
-    if ev.server_timings:
-        facts.server_timings = ev.server_timings
 
 
 def reconcile(counts: Sequence[int], total: int) -> list[int]:
@@ -122,7 +93,7 @@ def _count_tokens(
         facts.source = TokenCountSource.CHUNK
         return [1] * len(pending)
     facts.source = TokenCountSource.TOKENIZER
-    counts = [max(tokenizer.count(p.text), 1) for p in pending]
+    counts = [max(p.counted, 1) for p in pending]
     usage = facts.usage or {}
     total = usage.get("completion_tokens")
     if total:
@@ -134,6 +105,93 @@ def _count_tokens(
     return counts
 
 
+class StreamAssembler:
+    """Consumes `reads` (appended to by the read loop) incrementally; `finish()` once at the end."""
+
+    def __init__(
+        self, start_ns: int, wire: Wire, tokenizer: Tokenizer | None, *, keep_text: bool = True
+    ) -> None:
+        self.reads: list[tuple[int, bytes]] = []
+        self.scheduled = False
+        """A `catch_up` callback is queued; the read loop queues at most one."""
+        self._start = start_ns
+        self._classify = wire.classify
+        self._count = tokenizer.count if tokenizer is not None else None
+        self._tokenizer = tokenizer
+        self._keep_text = keep_text
+        self._parser = SseParser()
+        self._done = 0
+        self._pending: list[_Pending] = []
+        self._cumulative: int | None = None
+        self.facts = StreamFacts()
+
+    def catch_up(self) -> None:
+        """Frame and classify every read not yet seen."""
+        self.scheduled = False
+        reads = self.reads
+        facts = self.facts
+        while self._done < len(reads):
+            index = self._done
+            t_abs, data = reads[index]
+            self._done += 1
+            t_ns = t_abs - self._start
+            facts.reads += 1
+            facts.bytes += len(data)
+            for event in self._parser.feed(data, index):
+                facts.events += 1
+                if facts.first_event_ns is None:
+                    facts.first_event_ns = t_ns
+                try:
+                    ev = self._classify(event)
+                except Exception as e:  # a wire bug must not lose the trace: a protocol error
+                    ev = WireEvent(malformed=f"classifier failed: {type(e).__name__}")
+                self._absorb(ev, t_ns)
+
+    def _absorb(self, ev: WireEvent, t_ns: int) -> None:
+        facts = self.facts
+        if ev.malformed is not None:
+            facts.malformed += 1
+            facts.malformed_reason = facts.malformed_reason or ev.malformed
+            return
+        previous = self._cumulative
+        if ev.completion_tokens_so_far is not None:
+            self._cumulative = ev.completion_tokens_so_far
+        for kind, text in ((ChunkKind.REASONING, ev.reasoning), (ChunkKind.CONTENT, ev.text)):
+            if text:
+                counted = self._count(text) if self._count is not None else 0
+                self._pending.append(
+                    _Pending(
+                        t_ns, kind, text, ev.token_ids, ev.completion_tokens_so_far, previous,
+                        counted,
+                    )
+                )  # fmt: skip
+        if ev.usage is not None:
+            _merge_usage(facts, ev.usage)
+        if ev.finish_reason is not None:
+            facts.finish_reason = ev.finish_reason
+        if ev.error is not None and facts.error is None:
+            facts.error = ev.error
+        if ev.terminal:
+            facts.terminal = True
+        facts.model = ev.model or facts.model
+        facts.request_id = ev.request_id or facts.request_id
+        if ev.server_timings:
+            facts.server_timings = ev.server_timings
+
+    def finish(self) -> StreamFacts:
+        self.catch_up()
+        facts = self.facts
+        facts.trailing_bytes = self._parser.pending
+        facts.keepalives = self._parser.comments
+        pending = self._pending
+        counts = _count_tokens(facts, pending, self._tokenizer)
+        facts.chunks = [
+            Chunk(p.t_ns, n, p.kind, p.text if self._keep_text else None)
+            for p, n in zip(pending, counts, strict=True)
+        ]
+        return facts
+
+
 async def assemble(
     reads: Sequence[tuple[int, bytes]],
     start_ns: int,
@@ -142,34 +200,7 @@ async def assemble(
     *,
     keep_text: bool = True,
 ) -> StreamFacts:
-    facts = StreamFacts()
-    parser = SseParser()
-    pending: list[_Pending] = []
-    cum: list[int | None] = [None]
-    since_yield = 0
-    classify = wire.classify
-    for index, (t_abs, data) in enumerate(reads):
-        t_ns = t_abs - start_ns
-        facts.reads += 1
-        facts.bytes += len(data)
-        for event in parser.feed(data, index):
-            facts.events += 1
-            if facts.first_event_ns is None:
-                facts.first_event_ns = t_ns
-            try:
-                ev = classify(event)
-            except Exception as e:  # a wire bug must not lose the trace; it is a protocol error
-                ev = WireEvent(malformed=f"classifier failed: {type(e).__name__}")
-            _absorb(facts, ev, t_ns, pending, cum)
-            since_yield += 1
-        if since_yield >= YIELD_EVERY:
-            since_yield = 0
-            await asyncio.sleep(0)
-    facts.trailing_bytes = parser.pending
-    facts.keepalives = parser.comments
-    counts = _count_tokens(facts, pending, tokenizer)
-    facts.chunks = [
-        Chunk(p.t_ns, n, p.kind, p.text if keep_text else None)
-        for p, n in zip(pending, counts, strict=True)
-    ]
-    return facts
+    """All of a finished stream's reads at once (tests, offline re-parsing)."""
+    assembler = StreamAssembler(start_ns, wire, tokenizer, keep_text=keep_text)
+    assembler.reads.extend(reads)
+    return assembler.finish()

@@ -1,11 +1,11 @@
 """One probe: send the request, stamp every network read, and always return a `Trace`.
 
-The read loop does three things per read: stamp `perf_counter_ns()`, append `(t, bytes)`, note the
-time for the idle watchdog. Everything else (SSE framing, JSON, token counts, outcome) happens in
-`assemble` after the stream ended. Each way a vendor can fail maps to one `Outcome`; nothing a
-vendor sends raises out of `probe()`. The API key goes into one request header and nowhere else;
-error reasons are short, built from exception class names and vendor error
-types, and scrubbed of the key.
+The read loop does four cheap things per read: stamp `perf_counter_ns()`, append `(t, bytes)`,
+note the time for the idle watchdog, and queue (once) a parsing callback. SSE framing and JSON run
+in that callback (see `assemble`); token counts and the outcome are settled after the stream ended.
+Each way a vendor can fail maps to one `Outcome`; nothing a vendor sends raises out of `probe()`.
+The API key goes into one request header and nowhere else; error reasons are short, built from
+exception class names and vendor error types, and scrubbed of the key.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import aiohttp
 
 from monitor.config import Target
 from monitor.metrics.prefill import DEFAULT_COEFFICIENTS, PrefillModel
-from monitor.probe.assemble import StreamFacts, assemble
+from monitor.probe.assemble import StreamAssembler, StreamFacts
 from monitor.probe.headers import kept_headers, retry_after_s
 from monitor.probe.looplag import LoopLagMonitor
 from monitor.probe.prompts import Prompt
@@ -130,7 +130,6 @@ class Prober:
         task = asyncio.current_task()
         assert task is not None, "probe() must run inside a task"
         phases: dict[str, int] = {}
-        reads: list[tuple[int, bytes]] = []
         status: int | None = None
         resp_headers: dict[str, str] = {}
         retry_after: float | None = None
@@ -140,6 +139,8 @@ class Prober:
         clock = self._clock
         t0 = clock()
         watchdog = Watchdog(task, t0, target.timeouts, clock)
+        assembler = StreamAssembler(t0, wire, self._tokenizer, keep_text=self._keep_text)
+        reads = assembler.reads
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=target.timeouts.connect_s, sock_read=None
         )
@@ -159,11 +160,17 @@ class Prober:
                     outcome = Outcome.RATE_LIMITED if status == 429 else Outcome.HTTP_ERROR
                     failure = (outcome, reason)
                 else:
+                    # per read: stamp, keep, feed the watchdog, queue parsing; nothing more
                     append = reads.append
+                    call_soon = asyncio.get_running_loop().call_soon
+                    catch_up = assembler.catch_up
                     async for data in resp.content.iter_any():
                         t = clock()
                         append((t, data))
                         watchdog.last_read_ns = t
+                        if not assembler.scheduled:
+                            assembler.scheduled = True
+                            call_soon(catch_up)
         except asyncio.CancelledError:
             if watchdog.fired is None:
                 raise
@@ -196,7 +203,7 @@ class Prober:
         finally:
             watchdog.disarm()
         t_end = clock()
-        facts = await assemble(reads, t0, wire, self._tokenizer, keep_text=self._keep_text)
+        facts = assembler.finish()
         return self._finish(
             base,
             started_at,

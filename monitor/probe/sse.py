@@ -38,8 +38,23 @@ class SseParser:
         """Comment lines seen (keep-alives)."""
 
     def feed(self, raw: bytes, read_index: int = 0) -> list[SseEvent]:
-        self._buf += self._decoder.decode(raw)
+        text = self._decoder.decode(raw)
+        if not self._buf and not self._has_field and text.endswith("\n\n") and "\r" not in text:
+            return self._whole_events(text, read_index)
+        self._buf += text
         return self._drain(read_index, final=False)
+
+    def _whole_events(self, text: str, read_index: int) -> list[SseEvent]:
+        """Fast path for the usual read: complete `\n`-terminated events, nothing buffered."""
+        out: list[SseEvent] = []
+        for block in text[:-2].split("\n\n"):
+            if block.startswith("data: ") and "\n" not in block:
+                out.append(SseEvent(block[6:], None, read_index))
+                continue
+            for line in block.split("\n"):
+                self._line(line, out, read_index)
+            self._line("", out, read_index)
+        return out
 
     def close(self, read_index: int = 0) -> list[SseEvent]:
         """End of stream: finish a pending line; an event without its blank line is dropped."""
