@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+import yaml
 from typer.testing import CliRunner
 
 from monitor import trace as trace_codec
@@ -89,3 +91,36 @@ def test_invalid_trace_file_is_reported(tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", "--traces", str(path), "--out", str(tmp_path / "r")])
     assert result.exit_code == 2
     assert "invalid trace line" in result.stderr
+
+
+def test_no_secret_reaches_the_report(
+    tmp_path: Path, traces: list[Trace], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-test-5ecret-value"
+    monkeypatch.setenv("STEADY_API_KEY", secret)
+    config = tmp_path / "etalon.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "targets": {
+                    "steady": {
+                        "provider": "openai",
+                        "model": "m",
+                        "api_key_env": "STEADY_API_KEY",
+                        "price": {"input_per_1m": 0.5, "output_per_1m": 1.5},
+                    }
+                }
+            }
+        )
+    )
+    path = _file(tmp_path, traces)
+    # the config was read: its input price shows in each format
+    for suffix, price in (("json", '"input_per_1m": 0.5,'), ("html", "$0.5000")):
+        out = tmp_path / f"r.{suffix}"
+        args = ["report", "-c", str(config), "--traces", str(path), "--out", str(out)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        text = out.read_text()
+        assert price in text
+        assert secret not in text
+        assert secret not in result.output
