@@ -62,13 +62,17 @@ class AdvisoryLeader:
 
     async def acquire(self) -> None:
         """Wait (as a standby) until this process holds the region's lock."""
+        unreachable = False
         while True:
             try:
                 if await self._try_once():
                     log.info("leader for region %s", self.region)
                     return
+                unreachable = False
             except psycopg.OperationalError as e:
-                log.warning("leader lock: database unreachable (%s)", type(e).__name__)
+                if not unreachable:  # once per outage, not once per poll
+                    log.warning("leader lock: database unreachable (%s)", type(e).__name__)
+                unreachable = True
             await asyncio.sleep(self._poll_s)
 
     async def lost(self) -> None:

@@ -142,7 +142,9 @@ class RoundScheduler:
         try:
             await self._round(self._scheduled or self._wall())
         except Exception:
-            log.exception("round failed unexpectedly (a bug)")
+            # e.g. the ledger is unreachable, so the round cannot be claimed: it does not run
+            log.exception("round not run")
+            self._observer.round_missed()
         finally:
             self._current = None
             self._idle.set()
