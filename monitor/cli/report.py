@@ -7,6 +7,7 @@ or from an exported trace file (`--traces`). Prices and workloads come from the 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import tempfile
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from monitor.cli.transfer import ConfigOption, parse_moment, settings_or_exit
 from monitor.config import Settings
 from monitor.report.browser import BrowserError, print_pdf
 from monitor.report.build import ReportInputs, build_report
+from monitor.report.json_schema import REPORT_SCHEMA
 from monitor.report.model import Report, Window
 from monitor.report.render_html import render_html
 from monitor.report.render_json import render_json
@@ -202,9 +204,15 @@ def report_command(
     browser: Annotated[
         str | None, typer.Option("--browser", help="Chromium executable for --format pdf.")
     ] = None,
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the JSON Schema of --format json and exit.")
+    ] = False,
 ) -> None:
     """Write the vendor SLA review: per-target SLO compliance, rates, TTFT, plots, comparisons,
     incidents and methodology, as one self-contained file."""
+    if schema:
+        sys.stdout.write(json.dumps(REPORT_SCHEMA, indent=2) + "\n")
+        return
     if cycle is not None and (since is not None or until is not None):
         raise typer.BadParameter("give --cycle or --since/--until, not both")
     chosen = _format(fmt, out)

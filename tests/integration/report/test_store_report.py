@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
 from monitor import trace as trace_codec
@@ -20,6 +21,7 @@ from monitor.probe.client import Prober
 from monitor.probe.prompts import make_prompt
 from monitor.probe.session import make_session
 from monitor.probe.tokens import get_tokenizer
+from monitor.report.json_schema import REPORT_SCHEMA
 from monitor.report.source import load_store
 from monitor.sim.profiles import Profile
 from monitor.store import RoundRef, Store
@@ -109,6 +111,7 @@ async def test_report_from_the_database_equals_analyze(
     result = await asyncio.to_thread(CliRunner().invoke, app, args)
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
+    assert list(Draft202012Validator(REPORT_SCHEMA).iter_errors(doc)) == []
 
     exported = _by_target(await store.traces())
     assert sorted(exported) == ["smooth", "stally"]
