@@ -183,21 +183,25 @@ def report_command(
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="From (ISO time, or a duration ago: 24h, 7d) [default: 24h]."),
+        typer.Option(
+            "--since", help="From (ISO time, or a duration ago: 24h, 7d); default 24h ago."
+        ),
     ] = None,
     until: Annotated[
-        str | None, typer.Option("--until", help="Before (same forms) [default: now].")
+        str | None, typer.Option("--until", help="Before (same forms); default now.")
     ] = None,
     targets: Annotated[
         str | None, typer.Option("--targets", help="Only these targets, comma separated.")
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Output file (- for stdout) [default: report.FORMAT]."),
+        typer.Option("--out", "-o", help="Output file, - for stdout; default report.FORMAT."),
     ] = None,
     fmt: Annotated[
         Format | None,
-        typer.Option("--format", "-f", help="html, pdf or json [default: from --out, else html]."),
+        typer.Option(
+            "--format", "-f", help="html, pdf or json; default from --out's suffix, else html."
+        ),
     ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Bootstrap RNG seed.")] = 0,
     title: Annotated[str, typer.Option("--title", help="Report title.")] = "Vendor SLA review",
