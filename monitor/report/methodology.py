@@ -99,12 +99,13 @@ def completeness(
 ) -> Completeness:
     """Probes seen against probes planned: rounds x prompt lengths x repetitions.
 
-    Rounds planned come from the cycle when known, else the rounds that were seen.
+    Rounds planned come from the cycle when known, else (no cycle, or a continuous one that plans
+    0 rounds) the rounds that were seen.
     """
     expected = None
     if target is not None:
         per_round = len(target.workloads.prompt_tokens) * target.workloads.repetitions
-        expected = per_round * (rounds_planned if rounds_planned is not None else rounds)
+        expected = per_round * (rounds_planned or rounds)
     times = [t.started_at for t in s.traces if t.started_at is not None]
     lengths = sorted({prompt_length(s, r) for r in range(len(s.traces))})
     probes = len(s.traces)

@@ -183,3 +183,13 @@ def test_round_compliance_counts_rounds_without_incident(report: Report) -> None
         assert c.share == c.slo_met / 24
     stally = next(t for t in report.targets if t.target == "stally")
     assert stally.round_compliance.slo_met < 24
+
+
+def test_completeness_against_the_cycle_plan(traces: list[Trace]) -> None:
+    steady = _of(traces, "steady")
+    # 30 planned rounds x 3 lengths x 2 repetitions = 180 expected; 144 probed
+    planned = build(steady, targets=PRICED, rounds_planned=30).methodology.completeness[0]
+    assert (planned.expected_probes, planned.completeness) == (180, 144 / 180)
+    # a continuous cycle plans 0 rounds: judged against the 24 rounds seen
+    continuous = build(steady, targets=PRICED, rounds_planned=0).methodology.completeness[0]
+    assert (continuous.expected_probes, continuous.completeness) == (144, 1.0)
