@@ -239,7 +239,11 @@ class Simulator:
                 content_type="text/html",
             )
         if fault is Fault.SLOW_HEADERS:
-            await asyncio.sleep(min(float(headers.get("X-Sim-Delay-S", "5")), HANG_CAP_S))
+            try:
+                delay = min(float(headers.get("X-Sim-Delay-S", "5")), HANG_CAP_S)
+            except ValueError:
+                delay = 5.0
+            await asyncio.sleep(delay)
         hour = self._wall().hour
         plan = make_plan(self.profile, rng, record.prompt_tokens, record.max_tokens, hour)
         record.plan = plan
@@ -279,7 +283,8 @@ class Simulator:
     ) -> None:
         headers = request.headers
         fault = record.fault
-        after = int(headers.get("X-Sim-Fault-After", "3"))
+        after_raw = headers.get("X-Sim-Fault-After", "3")
+        after = int(after_raw) if after_raw.isdigit() else 3
         frames = FRAMES[record.api]
         clock = self._clock
         loop = asyncio.get_running_loop()
