@@ -256,6 +256,10 @@ def main() -> None:
         sim.terminate()
         sim.wait(10)
     print(table(results))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"\nclient CPU 0, simulator CPU 1, {os.cpu_count()} CPUs, load average at the end: {load}"
+    )
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as f:
             json.dump([r.__dict__ for r in results], f, indent=2)

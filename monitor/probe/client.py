@@ -241,6 +241,8 @@ class Prober:
         url: str,
     ) -> Trace:
         outcome, error = Outcome.OK, None
+        if failure is not None and failure[0] is Outcome.TIMEOUT and facts.terminal:
+            failure = None  # the stream was complete; the server only failed to close it
         if facts.error is not None:
             outcome, error = Outcome.STREAM_ERROR, facts.error
         elif failure is not None:

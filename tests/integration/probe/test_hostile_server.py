@@ -40,6 +40,8 @@ CASES = {
     ),
     "binary junk, then close": (SSE + b"\r\n\xff\xfe\x00data: \xff\n\n", Outcome.TRUNCATED),
 }
+HOLD_OPEN = b"\n\n\r\n"
+"""A payload ending like this is left open after sending: the body's last chunk never comes."""
 
 StartServer = Callable[[bytes], Awaitable[int]]
 
@@ -53,6 +55,8 @@ async def raw_server() -> AsyncIterator[StartServer]:
             await reader.readuntil(b"\r\n\r\n")
             writer.write(payload)
             await writer.drain()
+            if payload.endswith(HOLD_OPEN):
+                await reader.read()  # until the client gives up and closes
             writer.close()
 
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
@@ -63,6 +67,32 @@ async def raw_server() -> AsyncIterator[StartServer]:
     for server in servers:
         server.close()
         await server.wait_closed()
+
+
+async def test_complete_stream_left_open_is_ok_after_the_idle_timeout(
+    raw_server: StartServer,
+) -> None:
+    """A server that sends `[DONE]` but never ends the chunked body: the probe waits for the idle
+    timeout, but the stream was complete, so the outcome is ok, not timeout."""
+    events = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\n'
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+        b"data: [DONE]\n\n"
+    )
+    body = f"{len(events):x}".encode() + b"\r\n" + events + b"\r\n"
+    port = await raw_server(SSE + b"Transfer-Encoding: chunked\r\n\r\n" + body)
+    target = Target(
+        provider="simulator",
+        base_url=f"http://127.0.0.1:{port}/v1",
+        model="m",
+        timeouts={"idle_s": 0.2, "total_s": 5},
+    )
+    tok = BuiltinTokenizer()
+    async with make_session() as session:
+        trace = await Prober(session, tok).probe(target, make_prompt(16, tok), max_tokens=4)
+    assert trace.outcome is Outcome.OK
+    assert [c.text for c in trace.chunks] == ["Hi"]
+    assert trace.finish_reason == "stop"
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
