@@ -116,7 +116,7 @@ WITH chunks AS (
   WHERE $__timeFilter(p.started_at) AND p.outcome = 'ok' AND {_ONE_TARGET}
     AND coalesce(p.chunk_kinds[c.i], 0) = 0
 )
-SELECT width_bucket(i::float8 / n, 0, 1.000001, 10) * 10 AS "position %",
+SELECT (width_bucket(i::float8 / n, 0, 1.000001, 10) * 10)::text || ' %' AS "position",
   count(*) FILTER (WHERE gap_ns > decode_deadline_ns * tokens) AS "stalls",
   count(*) AS "chunks"
 FROM chunks

@@ -144,7 +144,7 @@ def build() -> dashboard.Dashboard:
             bar_panel(
                 "Stalls by position in the stream",
                 [Sql("A", sql.STALLS_BY_POSITION)],
-                x_field="position %",
+                x_field="position",
                 unit="short",
                 description="Chunks later than the decode deadline times their tokens, by where"
                 " they came in the stream (deciles of the chunk index).",
