@@ -18,6 +18,7 @@ down" (spool the trace) from a bug.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -107,6 +108,12 @@ class Store(LedgerQueries):
 
     # ----------------------------------------------------------------- writes
 
+    def _row_values(self, traces: Sequence[Trace]) -> list[dict[str, Any]]:
+        return [
+            row_values(t, s, store_text=self.store_text)
+            for t, s in zip(traces, summarize(traces), strict=True)
+        ]
+
     async def _ensure_days(self, days: Iterable[date]) -> None:
         missing = set(days) - self._days
         if missing:
@@ -120,8 +127,8 @@ class Store(LedgerQueries):
         Returns False (and changes nothing) when a probe with this id and start is already stored.
         Raises `UnstorableTraceError` for a minimal-form trace; database errors propagate.
         """
-        summary = summarize([trace])[0]
-        values = row_values(trace, summary, store_text=self.store_text)
+        # scoring takes milliseconds of CPU: keep it off the event loop the prober times with
+        (values,) = await asyncio.to_thread(self._row_values, [trace])
         day = day_of(values["started_at"])
         await self._ensure_days([day])
         values["target_config_id"] = (
@@ -188,10 +195,7 @@ class Store(LedgerQueries):
         return inserted
 
     async def _ingest_batch(self, traces: Sequence[Trace]) -> int:
-        rows = [
-            row_values(t, s, store_text=self.store_text)
-            for t, s in zip(traces, summarize(traces), strict=True)
-        ]
+        rows = await asyncio.to_thread(self._row_values, traces)
         days = {day_of(r["started_at"]) for r in rows}
         await self._ensure_days(days)
         try:
