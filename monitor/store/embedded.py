@@ -11,6 +11,7 @@ Tests use the same class for a server they can stop (`stop(mode="immediate")`) a
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
 import pwd
 import shutil
@@ -124,7 +125,9 @@ class EmbeddedPostgres:
         if self._socket_dir is None:
             candidate = self.root / "run"
             if len(str(candidate)) > _SOCKET_PATH_MAX:
-                candidate = Path(tempfile.mkdtemp(prefix="etalon-pg-"))
+                # deterministic, so another process (a CLI command) finds the daemon's server
+                digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:16]
+                candidate = Path(tempfile.gettempdir()) / f"etalon-pg-{digest}"
             candidate.mkdir(mode=0o700, exist_ok=True)
             self._own(candidate)
             self._socket_dir = candidate

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store.embedded import EmbeddedError, find_binaries
+from monitor.store.embedded import Binaries, EmbeddedError, EmbeddedPostgres, find_binaries
 
 
 def test_no_binaries_names_three_ways_forward(tmp_path: Path) -> None:
@@ -35,3 +35,15 @@ def test_binaries_on_path_come_first(tmp_path: Path) -> None:
         (tmp_path / name).chmod(0o755)
     found = find_binaries(search_path=str(tmp_path), lib_glob=str(tmp_path / "none" / "*"))
     assert found.initdb == tmp_path / "initdb"
+
+
+def test_a_long_data_dir_gets_a_short_stable_socket_dir(tmp_path: Path) -> None:
+    """Unix socket paths are limited to ~107 bytes; two processes must agree on the fallback."""
+    root = tmp_path / ("d" * 120)
+    fake = Binaries(initdb=tmp_path / "initdb", pg_ctl=tmp_path / "pg_ctl")
+    first, second = EmbeddedPostgres(root, binaries=fake), EmbeddedPostgres(root, binaries=fake)
+    try:
+        assert first.url == second.url
+        assert len(first.url) < len(str(root))
+    finally:
+        first.destroy()
