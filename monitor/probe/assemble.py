@@ -1,14 +1,19 @@
 """Turn the raw `(t_ns, bytes)` reads of one stream into chunks, token counts and protocol facts.
 
-The read loop only stamps and appends; it asks the event loop to `catch_up()` *soon* (one callback
-at a time), so framing and JSON run in small pieces spread over the stream instead of in the read
-path or in one burst at its end (a burst when hundreds of streams finish together would delay the
-last reads of all the others). Per-chunk token counts are settled in `finish()`.
+The read loop only stamps and appends, then hands the stream's `StreamAssembler` to the prober's
+`ParseQueue`. The queue's worker frames and classifies pending reads in slices of at most ~50 µs
+and yields to the event loop between slices, so parsing never sits between a network read and its
+stamp for more than one slice: not in the read path, and not in one burst at stream end (a burst
+when hundreds of streams finish together would delay the last reads of all the others). Per-chunk
+token counts are settled in `finish()`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -204,3 +209,40 @@ async def assemble(
     assembler = StreamAssembler(start_ns, wire, tokenizer, keep_text=keep_text)
     assembler.reads.extend(reads)
     return assembler.finish()
+
+
+class ParseQueue:
+    """One low-priority worker per prober that runs `catch_up()` for streams with unread bytes.
+
+    `submit()` is all the read loop calls (cheap, no await). The worker runs slices of at most
+    `budget_ns` and then `asyncio.sleep(0)`, so tasks woken by new socket data run in between.
+    It exits when the queue is empty and is restarted by the next `submit()`.
+    """
+
+    def __init__(
+        self, budget_ns: int = 50_000, clock: Callable[[], int] = time.perf_counter_ns
+    ) -> None:
+        self._budget = budget_ns
+        self._clock = clock
+        self._queue: deque[StreamAssembler] = deque()
+        self._worker: asyncio.Task[None] | None = None
+
+    def submit(self, assembler: StreamAssembler) -> None:
+        if assembler.scheduled:
+            return
+        assembler.scheduled = True
+        self._queue.append(assembler)
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        queue = self._queue
+        clock = self._clock
+        try:
+            while queue:
+                until = clock() + self._budget
+                while queue and clock() < until:
+                    queue.popleft().catch_up()
+                await asyncio.sleep(0)
+        finally:
+            self._worker = None

@@ -1,11 +1,11 @@
 """One probe: send the request, stamp every network read, and always return a `Trace`.
 
-The read loop does four cheap things per read: stamp `perf_counter_ns()`, append `(t, bytes)`,
-note the time for the idle watchdog, and queue (once) a parsing callback. SSE framing and JSON run
-in that callback (see `assemble`); token counts and the outcome are settled after the stream ended.
-Each way a vendor can fail maps to one `Outcome`; nothing a vendor sends raises out of `probe()`.
-The API key goes into one request header and nowhere else; error reasons are short, built from
-exception class names and vendor error types, and scrubbed of the key.
+The read loop does four cheap things per read: stamp `perf_counter_ns()`, append `(t, bytes)`, note
+the time for the idle watchdog, and hand the stream (once) to a low-priority parse queue. SSE
+framing and JSON run there in small slices (see `assemble`); token counts and the outcome are
+settled after the stream ended. Each way a vendor can fail maps to one `Outcome`; nothing a vendor
+sends raises out of `probe()`. The API key goes into one request header and nowhere else; error
+reasons are short, built from exception class names and vendor error types, scrubbed of the key.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import aiohttp
 
 from monitor.config import Target
 from monitor.metrics.prefill import DEFAULT_COEFFICIENTS, PrefillModel
-from monitor.probe.assemble import StreamAssembler, StreamFacts
+from monitor.probe.assemble import ParseQueue, StreamAssembler, StreamFacts
 from monitor.probe.headers import kept_headers, retry_after_s
 from monitor.probe.looplag import LoopLagMonitor
 from monitor.probe.prompts import Prompt
@@ -92,6 +92,7 @@ class Prober:
         self._wall = wall_clock
         self._environ = environ
         self._keep_text = keep_text
+        self._parse_queue = ParseQueue(clock=clock)
 
     async def probe(
         self,
@@ -162,15 +163,13 @@ class Prober:
                 else:
                     # per read: stamp, keep, feed the watchdog, queue parsing; nothing more
                     append = reads.append
-                    call_soon = asyncio.get_running_loop().call_soon
-                    catch_up = assembler.catch_up
+                    submit = self._parse_queue.submit
                     async for data in resp.content.iter_any():
                         t = clock()
                         append((t, data))
                         watchdog.last_read_ns = t
                         if not assembler.scheduled:
-                            assembler.scheduled = True
-                            call_soon(catch_up)
+                            submit(assembler)
         except asyncio.CancelledError:
             if watchdog.fired is None:
                 raise
