@@ -41,6 +41,7 @@ from monitor.export import (
     make_app,
 )
 from monitor.probe.client import Prober
+from monitor.probe.looplag import LoopLagMonitor
 from monitor.probe.prompts import make_prompt
 from monitor.probe.session import make_session
 from monitor.probe.tokens import Tokenizer, get_tokenizer
@@ -212,7 +213,15 @@ class Daemon:
                 self.daemon_metrics.spool_depth.set(writer.depth)
                 session = await stack.enter_async_context(make_session(self._session_size()))
                 tokenizer = get_tokenizer()
-                prober = Prober(session, tokenizer, keep_text=self.settings.database.store_text)
+                lag = LoopLagMonitor()
+                lag.start()
+                stack.push_async_callback(lag.stop)
+                prober = Prober(
+                    session,
+                    tokenizer,
+                    lag_monitor=lag,
+                    keep_text=self.settings.database.store_text,
+                )
                 self._declare_series()
                 background = [
                     asyncio.create_task(self._refresh_windows(store, writer), name="windows"),
@@ -276,6 +285,7 @@ class Daemon:
             self._skip_sink(),
             self._backoff,
         )
+        cycles_done = 0
         try:
             while not self.stop_requested.is_set():
                 if not await self._first(leader.acquire()):
@@ -286,7 +296,12 @@ class Daemon:
                 await self._register_targets(store)
                 await self._maintain(store)
                 scheduler = RoundScheduler(
-                    s, StoreLedger(store), runner, self.daemon_metrics, wall=self._wall
+                    s,
+                    StoreLedger(store),
+                    runner,
+                    self.daemon_metrics,
+                    wall=self._wall,
+                    cycles_done=cycles_done,
                 )
                 await scheduler.start()
                 lost = asyncio.create_task(leader.lost(), name="leader-watch")
@@ -301,6 +316,7 @@ class Daemon:
                     self.leading.clear()
                     self.daemon_metrics.set_leader(False)
                     self._snapshot = WindowSnapshot()
+                    cycles_done = scheduler.cycles_done
                 if scheduler.finished.is_set():
                     log.info(
                         "%d cycle(s) complete; probing stopped, still serving until stopped",

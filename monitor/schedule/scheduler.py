@@ -60,6 +60,7 @@ class RoundScheduler:
         *,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
+        cycles_done: int = 0,
     ) -> None:
         self._settings = settings
         self._ledger = ledger
@@ -73,7 +74,8 @@ class RoundScheduler:
         self._current: asyncio.Task[object] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
-        self.cycles_done = 0
+        self.cycles_done = cycles_done
+        """Cycles completed by this daemon (carried over when it regains the lead)."""
         self.finished = asyncio.Event()
         """Set when `schedule.cycles` cycles have completed (no further rounds are started)."""
 
@@ -149,8 +151,9 @@ class RoundScheduler:
             self._current = None
             self._idle.set()
 
-    async def _open_cycle(self, at: datetime) -> tuple[CycleInfo, int]:
-        """The cycle and round index to run next (a new cycle after a full one)."""
+    async def _open_cycle(self, at: datetime) -> tuple[CycleInfo, int] | None:
+        """The cycle and round index to run next (a new cycle after a full one); None when
+        `schedule.cycles` cycles are done."""
         planned = self._settings.schedule.rounds_per_cycle
         cycle = await self._ledger.current_cycle(self._region)
         if cycle is not None:
@@ -158,15 +161,20 @@ class RoundScheduler:
             index = max((r.round_index for r in rows), default=-1) + 1
             if not cycle.rounds_planned or index < cycle.rounds_planned:
                 return cycle, index
-            # every round claimed, but the cycle was not closed (a crash right after its last round)
-            await self._ledger.finish_cycle(cycle.id, at)
+            # every round claimed but the cycle not closed: its last round was interrupted
+            await self._cycle_finished(cycle.id, at)
+            if self.finished.is_set():
+                return None
         cycle = await self._ledger.start_cycle(self._region, planned, at)
         log.info("cycle %d started: %s rounds", cycle.id, planned or "unlimited")
         return cycle, 0
 
     async def _round(self, scheduled: datetime) -> None:
         started = self._wall()
-        cycle, index = await self._open_cycle(scheduled)
+        opened = await self._open_cycle(scheduled)
+        if opened is None:
+            return
+        cycle, index = opened
         if not await self._ledger.claim_round(cycle.id, index, started, ALL_TARGETS):
             log.warning("round %d of cycle %d was already claimed; not running it", index, cycle.id)
             return
@@ -207,14 +215,17 @@ class RoundScheduler:
                 index, "completed" if status == RoundState.COMPLETED else "skipped"
             )
         if cycle.rounds_planned and index + 1 >= cycle.rounds_planned:
-            await self._ledger.finish_cycle(cycle.id, self._wall())
-            self.cycles_done += 1
-            log.info("cycle %d complete", cycle.id)
-            limit = self._settings.schedule.cycles
-            if limit and self.cycles_done >= limit:
-                if self._aps is not None and self._aps.running:
-                    self._aps.pause()
-                self.finished.set()
+            await self._cycle_finished(cycle.id, self._wall())
+
+    async def _cycle_finished(self, cycle_id: int, at: datetime) -> None:
+        await self._ledger.finish_cycle(cycle_id, at)
+        self.cycles_done += 1
+        log.info("cycle %d complete", cycle_id)
+        limit = self._settings.schedule.cycles
+        if limit and self.cycles_done >= limit:
+            if self._aps is not None and self._aps.running:
+                self._aps.pause()
+            self.finished.set()
 
     async def _fail_stale_rounds(self) -> None:
         cycle = await self._ledger.current_cycle(self._region)
