@@ -219,3 +219,11 @@ def test_a_missing_password_stops_compose() -> None:
     del env["POSTGRES_PASSWORD"]
     with pytest.raises(KeyError, match="POSTGRES_PASSWORD"):
         _service_env("monitor", env)
+
+
+def test_grafana_image_matches_the_dashboard_models() -> None:
+    # The dashboards are generated with grafana-foundation-sdk's Grafana 11.6 models.
+    image = _compose()["services"]["grafana"]["image"]
+    assert image == "grafana/grafana:11.6.0"
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"grafana-foundation-sdk==1769699379!11.6.0"' in pyproject
