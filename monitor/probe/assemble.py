@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from monitor.probe.sse import SseParser
 from monitor.probe.tokens import Tokenizer
@@ -23,10 +23,12 @@ from monitor.probe.wire import Wire, WireEvent
 from monitor.trace import Chunk, ChunkKind, TokenCountSource
 
 
-@dataclass(slots=True)
-class _Pending:
+class _Pending(NamedTuple):
+    """A tuple of atoms, so the garbage collector stops tracking it (tens of thousands are alive
+    at a time under high concurrency, and every tracked object lengthens collections)."""
+
     t_ns: int
-    kind: ChunkKind
+    reasoning: bool
     text: str
     token_ids: int | None
     cumulative: int | None
@@ -103,7 +105,7 @@ def _count_tokens(
     total = usage.get("completion_tokens")
     if total:
         hidden = usage.get("reasoning_tokens") or 0
-        if not any(p.kind is ChunkKind.REASONING for p in pending):
+        if not any(p.reasoning for p in pending):
             total -= hidden
         if total >= len(counts) and total != sum(counts):
             counts = reconcile(counts, total)
@@ -161,13 +163,13 @@ class StreamAssembler:
         previous = self._cumulative
         if ev.completion_tokens_so_far is not None:
             self._cumulative = ev.completion_tokens_so_far
-        for kind, text in ((ChunkKind.REASONING, ev.reasoning), (ChunkKind.CONTENT, ev.text)):
+        for reasoning, text in ((True, ev.reasoning), (False, ev.text)):
             if text:
                 counted = self._count(text) if self._count is not None else 0
                 self._pending.append(
                     _Pending(
-                        t_ns, kind, text, ev.token_ids, ev.completion_tokens_so_far, previous,
-                        counted,
+                        t_ns, reasoning, text, ev.token_ids, ev.completion_tokens_so_far,
+                        previous, counted,
                     )
                 )  # fmt: skip
         if ev.usage is not None:
@@ -191,7 +193,12 @@ class StreamAssembler:
         pending = self._pending
         counts = _count_tokens(facts, pending, self._tokenizer)
         facts.chunks = [
-            Chunk(p.t_ns, n, p.kind, p.text if self._keep_text else None)
+            Chunk(
+                p.t_ns,
+                n,
+                ChunkKind.REASONING if p.reasoning else ChunkKind.CONTENT,
+                p.text if self._keep_text else None,
+            )
             for p, n in zip(pending, counts, strict=True)
         ]
         return facts
