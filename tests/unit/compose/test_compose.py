@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer.main
 import yaml
 
+from monitor.cli import app
 from monitor.config import load
+from monitor.sim import PRESETS
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -227,3 +230,22 @@ def test_grafana_image_matches_the_dashboard_models() -> None:
     assert image == "grafana/grafana:11.6.0"
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert '"grafana-foundation-sdk==1769699379!11.6.0"' in pyproject
+
+
+def _parse_cli(argv: list[str]) -> dict[str, Any]:
+    """Parse a container command with the real CLI (without running it)."""
+    assert argv[0] == "etalon-monitor"
+    group: Any = typer.main.get_command(app)  # typer's vendored click group
+    command = group.get_command(group.context_class(group), argv[1])
+    assert command is not None, f"no such command: {argv[1]}"
+    params: dict[str, Any] = command.make_context(argv[1], list(argv[2:])).params
+    return params
+
+
+def test_container_commands_parse_with_the_real_cli() -> None:
+    services = _compose()["services"]
+    assert _parse_cli(services["monitor"]["command"])["config"] is None  # config from ETALON_*
+    sim = _parse_cli(services["simulator"]["command"])
+    assert sim["profile"] in PRESETS
+    assert (sim["host"], sim["port"]) == ("0.0.0.0", 8000)
+    assert "8000" in services["simulator"]["expose"]
