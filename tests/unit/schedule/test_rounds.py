@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import random
 
+import pytest
+
 from monitor.config import Settings
 from monitor.schedule.backoff import Backoff
 from monitor.schedule.plan import ProbeJob, RoundKey, plan_round
@@ -103,4 +105,33 @@ async def test_an_exception_in_the_probe_function_is_counted_not_fatal() -> None
     runner = RoundRunner(probe, sinks.on_trace, sinks.on_skip, Backoff(lambda: 0.0, 60))
     result = await runner.run(plan_round(settings(), RoundKey(1, 0), 0, random.Random(0)))
     assert result.errors == 1
+    assert len(sinks.traces) == 3
+
+
+async def test_target_waits_its_offset_then_spaces_its_probes() -> None:
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def probe(job: ProbeJob) -> Trace:
+        return result_trace(job)
+
+    s = Settings(
+        schedule={"jitter_s": 0},
+        targets={
+            "groq": {
+                "provider": "simulator",
+                "base_url": "http://127.0.0.1:1/v1",
+                "model": "m",
+                "spacing_s": 0.5,
+                "workloads": {"prompt_tokens": [16, 32, 64]},
+            }
+        },
+    )
+    sinks = Sinks()
+    runner = RoundRunner(probe, sinks.on_trace, sinks.on_skip, Backoff(lambda: 0.0, 60), sleep)
+    # spread 10 s: crc32("groq") % 1000 = 562 -> offset 5.62 s; then 0.5 s between probe starts
+    await runner.run(plan_round(s, RoundKey(1, 0), 10, random.Random(0)))
+    assert slept == [pytest.approx(5.62), 0.5, 0.5]
     assert len(sinks.traces) == 3
