@@ -290,11 +290,19 @@ class Daemon:
             while not self.stop_requested.is_set():
                 if not await self._first(leader.acquire()):
                     return
+                try:
+                    await self._register_targets(store)
+                    await self._maintain(store)
+                except Exception as e:
+                    if not is_unavailable(e):
+                        raise
+                    log.warning("database lost right after taking the lead: %s", _reason(e))
+                    await leader.release()
+                    await self._first(asyncio.sleep(s.schedule.leader_poll_s))
+                    continue
                 self._role = "leader"
                 self.leading.set()
                 self.daemon_metrics.set_leader(True)
-                await self._register_targets(store)
-                await self._maintain(store)
                 scheduler = RoundScheduler(
                     s,
                     StoreLedger(store),
@@ -307,7 +315,9 @@ class Daemon:
                 lost = asyncio.create_task(leader.lost(), name="leader-watch")
                 finished = asyncio.create_task(scheduler.finished.wait(), name="cycles-done")
                 try:
-                    await self._first(asyncio.wait({lost, finished}, return_when="FIRST_COMPLETED"))
+                    await self._first(
+                        asyncio.wait({lost, finished}, return_when=asyncio.FIRST_COMPLETED)
+                    )
                 finally:
                     await scheduler.stop(s.schedule.stop_grace_s)
                     lost.cancel()
