@@ -119,7 +119,8 @@ async def test_cycle_metrics_match_analyze_and_sigterm_exits_0(
 async def test_restart_mid_cycle_continues_without_duplicates(
     tmp_path: Path, e2e_database_url: str, sims: dict[str, RunningSimulator]
 ) -> None:
-    config = write_config(tmp_path / "etalon.yaml", e2e_database_url, sims)
+    # four rounds, so that the first daemon is surely stopped mid-cycle
+    config = write_config(tmp_path / "etalon.yaml", e2e_database_url, sims, rounds_per_cycle=4)
     completed = {"region": "lab", "status": "completed"}
     async with daemon_process("--config", str(config)) as first:
 
@@ -130,18 +131,18 @@ async def test_restart_mid_cycle_continues_without_duplicates(
         first.signal(signal.SIGTERM)
         assert await first.wait_exit(20) == 0, first.output
     done_before = len(await rounds_of(e2e_database_url))
-    assert 1 <= done_before < 3
+    assert 1 <= done_before < 4
     async with daemon_process("--config", str(config)) as second:
 
         async def rest_of_cycle() -> bool:
             ran = await second.sample("etalon_rounds_total", completed) or 0
-            return ran + done_before >= 3
+            return ran + done_before >= 4
 
         await eventually(rest_of_cycle)
         second.signal(signal.SIGTERM)
         assert await second.wait_exit(20) == 0, second.output
     assert await rounds_of(e2e_database_url) == [
-        (i, "completed", PROBES_PER_ROUND) for i in range(3)
+        (i, "completed", PROBES_PER_ROUND) for i in range(4)
     ]
 
 
