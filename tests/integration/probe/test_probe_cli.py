@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from monitor import trace as trace_codec
+from monitor.config import Target
 from monitor.probe.client import Prober
 from monitor.probe.prompts import make_prompt
 from monitor.probe.session import make_session
@@ -134,3 +135,26 @@ async def test_key_never_in_traces_errors_or_logs(
     assert "Incorrect API key: ***" in dumped
     assert KEY not in caplog.text
     assert "Bearer" not in dumped
+
+
+async def test_simulate_command_serves_until_sigterm() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from monitor.cli import main; main()",
+        "simulate", "--port", "0", "--profile", "test", "--seed", "3",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        assert "simulator (test, seed 3) listening on http://127.0.0.1:" in line
+        base_url = line.rsplit(" ", 1)[1].strip()
+        tok = BuiltinTokenizer()
+        target = Target(provider="simulator", base_url=base_url, model="m")
+        async with make_session() as session:
+            trace = await Prober(session, tok).probe(target, make_prompt(20, tok), max_tokens=3)
+        assert trace.outcome is Outcome.OK
+        assert trace.output_tokens == 3
+    finally:
+        proc.terminate()
+        code = await asyncio.wait_for(proc.wait(), 30)
+    assert code == 0
