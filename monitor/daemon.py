@@ -285,6 +285,17 @@ class Daemon:
             self._skip_sink(),
             self._backoff,
         )
+        enabled = [n for n, t in s.targets.items() if t.enabled]
+        log.info(
+            "region %s: %d target(s) (%s); rounds %s; %s rounds per cycle",
+            s.region,
+            len(enabled),
+            ", ".join(enabled) or "none",
+            f"every {s.schedule.every_s:g}s"
+            if s.schedule.every_s
+            else f"at cron {s.schedule.cron}",
+            s.schedule.rounds_per_cycle or "unlimited",
+        )
         cycles_done = 0
         try:
             while not self.stop_requested.is_set():
