@@ -11,7 +11,8 @@ fi
 .venv/bin/python -m pip install -q -e '.[test]'
 export ETALON_TEST_DATABASE_URL="${ETALON_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}"
 bash scripts/ensure-postgres.sh
-.venv/bin/ruff check monitor tests benchmarks
-.venv/bin/ruff format --check monitor tests benchmarks
+.venv/bin/ruff check monitor migrations tests benchmarks grafana
+.venv/bin/ruff format --check monitor migrations tests benchmarks grafana
 .venv/bin/mypy
+.venv/bin/mypy --strict grafana/generate.py grafana/etalon_dashboards
 exec .venv/bin/pytest "$@"
