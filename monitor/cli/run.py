@@ -86,6 +86,9 @@ def run(
             _say(f"  {problem}")
         raise typer.Exit(2) from None
     demo = path is None and not settings.targets
+    if not demo and not any(t.enabled for t in settings.targets.values()):
+        _say(f"nothing to probe: no enabled target in {path or 'the environment'}")
+        raise typer.Exit(2)
     logging.basicConfig(
         level=log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

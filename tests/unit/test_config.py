@@ -200,3 +200,11 @@ def test_run_refuses_a_bad_config_with_exit_2(config: str, expected: str) -> Non
     result = CliRunner().invoke(app, ["run", "--config", str(DATA / config)])
     assert result.exit_code == 2
     assert expected in result.stderr
+
+
+def test_run_refuses_a_config_without_enabled_targets(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("schedule:\n  every: 10s\n")
+    result = CliRunner().invoke(app, ["run", "--config", str(path)])
+    assert result.exit_code == 2
+    assert f"nothing to probe: no enabled target in {path}" in result.stderr
