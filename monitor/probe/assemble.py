@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from monitor.probe.sse import SseParser
 from monitor.probe.tokens import Tokenizer
@@ -23,18 +23,25 @@ from monitor.probe.wire import Wire, WireEvent
 from monitor.trace import Chunk, ChunkKind, TokenCountSource
 
 
-class _Pending(NamedTuple):
-    """A tuple of atoms, so the garbage collector stops tracking it (tens of thousands are alive
-    at a time under high concurrency, and every tracked object lengthens collections)."""
+class _Pending:
+    """Content events so far, column-wise. The columns hold only ints, strs, bools and None, which
+    the garbage collector does not track; one object per chunk would be (tens of thousands are
+    alive at high concurrency, and every tracked object lengthens collections)."""
 
-    t_ns: int
-    reasoning: bool
-    text: str
-    token_ids: int | None
-    cumulative: int | None
-    previous_cumulative: int | None
-    counted: int
-    """Tokens by the tokenizer (0 when there is none)."""
+    __slots__ = ("counted", "cumulative", "previous", "reasoning", "t_ns", "text", "token_ids")
+
+    def __init__(self) -> None:
+        self.t_ns: list[int] = []
+        self.reasoning: list[bool] = []
+        self.text: list[str] = []
+        self.token_ids: list[int | None] = []
+        self.cumulative: list[int | None] = []
+        self.previous: list[int | None] = []
+        self.counted: list[int] = []
+        """Tokens by the tokenizer (0 when there is none)."""
+
+    def __len__(self) -> int:
+        return len(self.t_ns)
 
 
 @dataclass(slots=True)
@@ -87,38 +94,40 @@ def reconcile(counts: Sequence[int], total: int) -> list[int]:
     return [1 + f for f in floors]
 
 
-def _count_tokens(
-    facts: StreamFacts, pending: list[_Pending], tokenizer: Tokenizer | None
-) -> list[int]:
-    if pending and all(p.cumulative is not None for p in pending):
+def _count_tokens(facts: StreamFacts, p: _Pending, tokenizer: Tokenizer | None) -> list[int]:
+    n = len(p)
+    if n and all(c is not None for c in p.cumulative):
         facts.source = TokenCountSource.USAGE_CONTINUOUS
-        return [max((p.cumulative or 0) - (p.previous_cumulative or 0), 1) for p in pending]
-    if pending and all(p.token_ids is not None for p in pending):
+        return [max((c or 0) - (q or 0), 1) for c, q in zip(p.cumulative, p.previous, strict=True)]
+    if n and all(k is not None for k in p.token_ids):
         facts.source = TokenCountSource.TOKEN_ID
-        return [max(p.token_ids or 0, 1) for p in pending]
-    if tokenizer is None or not pending:
+        return [max(k or 0, 1) for k in p.token_ids]
+    if tokenizer is None or not n:
         facts.source = TokenCountSource.CHUNK
-        return [1] * len(pending)
+        return [1] * n
     facts.source = TokenCountSource.TOKENIZER
-    counts = [max(p.counted, 1) for p in pending]
+    counts = [max(c, 1) for c in p.counted]
     usage = facts.usage or {}
     total = usage.get("completion_tokens")
     if total:
         hidden = usage.get("reasoning_tokens") or 0
-        if not any(p.reasoning for p in pending):
+        if not any(p.reasoning):
             total -= hidden
-        if total >= len(counts) and total != sum(counts):
+        if total >= n and total != sum(counts):
             counts = reconcile(counts, total)
     return counts
 
 
 class StreamAssembler:
-    """Consumes `reads` (appended to by the read loop) incrementally; `finish()` once at the end."""
+    """Consumes the reads the read loop appends, incrementally; `finish()` once at the end."""
 
     def __init__(
         self, start_ns: int, wire: Wire, tokenizer: Tokenizer | None, *, keep_text: bool = True
     ) -> None:
-        self.reads: list[tuple[int, bytes]] = []
+        self.times: list[int] = []
+        self.datas: list[bytes] = []
+        """The read loop appends each read's stamp and bytes (parallel lists: no GC-tracked
+        object per read)."""
         self.scheduled = False
         """A `catch_up` callback is queued; the read loop queues at most one."""
         self._start = start_ns
@@ -128,18 +137,20 @@ class StreamAssembler:
         self._keep_text = keep_text
         self._parser = SseParser()
         self._done = 0
-        self._pending: list[_Pending] = []
+        self._pending = _Pending()
         self._cumulative: int | None = None
         self.facts = StreamFacts()
 
     def catch_up(self) -> None:
         """Frame and classify every read not yet seen."""
         self.scheduled = False
-        reads = self.reads
+        times = self.times
+        datas = self.datas
         facts = self.facts
-        while self._done < len(reads):
+        while self._done < len(times):
             index = self._done
-            t_abs, data = reads[index]
+            t_abs = times[index]
+            data = datas[index]
             self._done += 1
             t_ns = t_abs - self._start
             facts.reads += 1
@@ -165,13 +176,14 @@ class StreamAssembler:
             self._cumulative = ev.completion_tokens_so_far
         for reasoning, text in ((True, ev.reasoning), (False, ev.text)):
             if text:
-                counted = self._count(text) if self._count is not None else 0
-                self._pending.append(
-                    _Pending(
-                        t_ns, reasoning, text, ev.token_ids, ev.completion_tokens_so_far,
-                        previous, counted,
-                    )
-                )  # fmt: skip
+                p = self._pending
+                p.t_ns.append(t_ns)
+                p.reasoning.append(reasoning)
+                p.text.append(text)
+                p.token_ids.append(ev.token_ids)
+                p.cumulative.append(ev.completion_tokens_so_far)
+                p.previous.append(previous)
+                p.counted.append(self._count(text) if self._count is not None else 0)
         if ev.usage is not None:
             _merge_usage(facts, ev.usage)
         if ev.finish_reason is not None:
@@ -192,14 +204,12 @@ class StreamAssembler:
         facts.keepalives = self._parser.comments
         pending = self._pending
         counts = _count_tokens(facts, pending, self._tokenizer)
+        keep = self._keep_text
         facts.chunks = [
-            Chunk(
-                p.t_ns,
-                n,
-                ChunkKind.REASONING if p.reasoning else ChunkKind.CONTENT,
-                p.text if self._keep_text else None,
+            Chunk(t, n, ChunkKind.REASONING if r else ChunkKind.CONTENT, x if keep else None)
+            for t, n, r, x in zip(
+                pending.t_ns, counts, pending.reasoning, pending.text, strict=True
             )
-            for p, n in zip(pending, counts, strict=True)
         ]
         return facts
 
@@ -214,7 +224,9 @@ async def assemble(
 ) -> StreamFacts:
     """All of a finished stream's reads at once (tests, offline re-parsing)."""
     assembler = StreamAssembler(start_ns, wire, tokenizer, keep_text=keep_text)
-    assembler.reads.extend(reads)
+    for t, data in reads:
+        assembler.times.append(t)
+        assembler.datas.append(data)
     return assembler.finish()
 
 

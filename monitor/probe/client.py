@@ -141,7 +141,6 @@ class Prober:
         t0 = clock()
         watchdog = Watchdog(task, t0, target.timeouts, clock)
         assembler = StreamAssembler(t0, wire, self._tokenizer, keep_text=self._keep_text)
-        reads = assembler.reads
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=target.timeouts.connect_s, sock_read=None
         )
@@ -162,11 +161,13 @@ class Prober:
                     failure = (outcome, reason)
                 else:
                     # per read: stamp, keep, feed the watchdog, queue parsing; nothing more
-                    append = reads.append
+                    stamp = assembler.times.append
+                    keep = assembler.datas.append
                     submit = self._parse_queue.submit
                     async for data in resp.content.iter_any():
                         t = clock()
-                        append((t, data))
+                        stamp(t)
+                        keep(data)
                         watchdog.last_read_ns = t
                         if not assembler.scheduled:
                             submit(assembler)
