@@ -33,6 +33,7 @@ import numpy as np
 from monitor.config import Target
 from monitor.probe.client import Prober
 from monitor.probe.eventloop import run
+from monitor.probe.gcpolicy import settle_heap
 from monitor.probe.prompts import make_prompt
 from monitor.probe.session import make_session
 from monitor.probe.tokens import BuiltinTokenizer
@@ -251,6 +252,7 @@ def main() -> None:
     try:
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, {0})
+        settle_heap()  # as `etalon-monitor probe` does; applies to both clients alike
         results = run(main_async(args, base_url))
     finally:
         sim.terminate()

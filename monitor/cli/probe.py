@@ -29,6 +29,7 @@ from monitor.metrics.analysis import AnalysisOptions, analyze
 from monitor.metrics.quantiles import quantile
 from monitor.probe.batch import run_batch
 from monitor.probe.eventloop import run
+from monitor.probe.gcpolicy import settle_heap
 from monitor.probe.tokens import DEFAULT_TOKENIZER, TokenizerUnavailableError, get_tokenizer
 from monitor.providers import APIS, PROVIDERS
 from monitor.trace import Outcome, Trace
@@ -218,6 +219,7 @@ def probe_command(
         console=err,
         transient=as_json,
     )
+    settle_heap()
     with progress:
         task = progress.add_task(target.model, total=total, failed=0)
         failed = 0
