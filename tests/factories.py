@@ -99,6 +99,12 @@ def reasoning_trace(probe_id: str = "probe-reason", **overrides: Any) -> Trace:
     return make_trace(probe_id, chunks=chunks, deadlines=None, usage=None, meta=None, **overrides)
 
 
+REASONING_USED_DEADLINES = Deadlines(prefill_s=0.333084162, decode_s=(0.025,))
+"""What `reasoning_trace()` (no deadlines of its own, prompt 259 tokens) is judged against:
+the default prefill model 0.02 + 5e-5·259 + 2e-9·259² + 0.3 = 0.02 + 0.01295 + 0.000134162 + 0.3
+= 0.333084162 s, and the default 25 ms decode deadline."""
+
+
 def trace_stream(
     count: int,
     *,

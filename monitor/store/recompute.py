@@ -12,7 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.store import bulk
-from monitor.store.rows import TRACE_COLUMNS, trace_from_row
+from monitor.store.rows import INPUT_COLUMNS, trace_from_row
 from monitor.store.schema import METRIC_DEFINITIONS_VERSION, probes
 from monitor.store.summary import SUMMARY_COLUMNS, summarize
 
@@ -35,7 +35,8 @@ async def recompute(
     if force:
         async with engine.begin() as conn:
             await conn.execute(update(probes).values(metrics_version=0))
-    columns = [probes.c[c] for c in TRACE_COLUMNS]
+    # INPUT_COLUMNS: a trace without its own deadlines must get today's defaults, not the old ones
+    columns = [probes.c[c] for c in INPUT_COLUMNS]
     stale = (
         select(*columns)
         .where(probes.c.metrics_version < METRIC_DEFINITIONS_VERSION)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from monitor.metrics.units import NS_PER_S
 from monitor.store.summary import ProbeSummary
 from monitor.trace import Chunk, ChunkKind, Deadlines, Outcome, TokenCountSource, Trace
 
@@ -20,7 +21,7 @@ SMALLINT_MAX = 32767
 _KIND_CODE = {ChunkKind.CONTENT: 0, ChunkKind.REASONING: 1}
 _CODE_KIND = {v: k for k, v in _KIND_CODE.items()}
 
-TRACE_COLUMNS: tuple[str, ...] = (
+INPUT_COLUMNS: tuple[str, ...] = (
     "probe_id",
     "started_at",
     "target",
@@ -49,6 +50,12 @@ TRACE_COLUMNS: tuple[str, ...] = (
     "chunk_kinds",
     "chunk_texts",
 )
+"""Columns that hold what the trace said (written at ingest, read back by `trace_from_row`)."""
+
+TRACE_COLUMNS: tuple[str, ...] = (*INPUT_COLUMNS, "prefill_deadline_ns", "decode_deadline_ns")
+"""What to select for `trace_from_row`: with the deadlines used, a trace that came without its
+own deadlines reads back with the ones it was judged against (trace-format: export always
+writes them). Select `INPUT_COLUMNS` instead to get exactly what was ingested."""
 
 
 class UnstorableTraceError(ValueError):
@@ -115,7 +122,7 @@ def row_values(trace: Trace, summary: ProbeSummary, *, store_text: bool = True) 
 
 
 def trace_from_row(row: Mapping[Any, Any]) -> Trace:
-    """Rebuild the `Trace` from a row holding at least `TRACE_COLUMNS`."""
+    """Rebuild the `Trace` from a row holding at least `INPUT_COLUMNS`."""
     times: list[int] = row["chunk_t_ns"]
     tokens: list[int] = row["chunk_tokens"]
     kinds: list[int] | None = row["chunk_kinds"]
@@ -133,6 +140,11 @@ def trace_from_row(row: Mapping[Any, Any]) -> Trace:
     if row["has_deadlines"]:
         deadlines = Deadlines(
             prefill_s=row["deadline_prefill_s"], decode_s=tuple(row["deadline_decode_s"] or ())
+        )
+    elif "prefill_deadline_ns" in row and "decode_deadline_ns" in row:
+        deadlines = Deadlines(
+            prefill_s=row["prefill_deadline_ns"] / NS_PER_S,
+            decode_s=(row["decode_deadline_ns"] / NS_PER_S,),
         )
     return Trace(
         probe_id=row["probe_id"],

@@ -34,7 +34,7 @@ from monitor.store import bulk
 from monitor.store.ledger import LedgerQueries, RoundRef
 from monitor.store.partitions import MaintenanceResult, day_of, ensure_partitions, maintain
 from monitor.store.recompute import recompute
-from monitor.store.rows import TRACE_COLUMNS, row_values, trace_from_row
+from monitor.store.rows import INPUT_COLUMNS, TRACE_COLUMNS, row_values, trace_from_row
 from monitor.store.schema import probes, rounds, targets
 from monitor.store.summary import SUMMARY_COLUMNS, summarize
 from monitor.store.windows import DEFAULT_WINDOWS, WindowSummary, window_summaries
@@ -43,7 +43,7 @@ from monitor.trace import Trace
 BATCH: Final = 1000
 """Traces per COPY batch: big enough to amortise round trips, small enough to bound memory."""
 
-ROW_COLUMNS: Final = (*TRACE_COLUMNS, *SUMMARY_COLUMNS)
+ROW_COLUMNS: Final = (*INPUT_COLUMNS, *SUMMARY_COLUMNS)
 Progress = Callable[[int], None]
 """Called with the number of items just processed (drives a progress bar)."""
 

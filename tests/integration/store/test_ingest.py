@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -9,9 +10,10 @@ from sqlalchemy import select
 
 from monitor.metrics.analysis import analyze
 from monitor.store import RoundRef, Store, UnstorableTraceError
+from monitor.store.rows import INPUT_COLUMNS, trace_from_row
 from monitor.store.schema import probes, rounds
 from monitor.trace import Trace
-from tests.factories import T0, make_trace, reasoning_trace
+from tests.factories import REASONING_USED_DEADLINES, T0, make_trace, reasoning_trace
 
 
 async def test_ingest_twice_stores_one_row(store: Store) -> None:
@@ -25,7 +27,16 @@ async def test_ingested_trace_reads_back_equal(store: Store) -> None:
     traces = [make_trace("rt-1"), reasoning_trace(started_at=T0 + timedelta(seconds=1))]
     for t in traces:
         await store.ingest(t)
-    assert await store.traces() == traces
+    # a trace without deadlines reads back with those it was judged against (export writes them)
+    assert await store.traces() == [
+        traces[0],
+        replace(traces[1], deadlines=REASONING_USED_DEADLINES),
+    ]
+    async with store.engine.connect() as conn:
+        rows = await conn.execute(
+            select(*(probes.c[c] for c in INPUT_COLUMNS)).order_by(probes.c.started_at)
+        )
+        assert [trace_from_row(r._mapping) for r in rows] == traces  # exactly what was ingested
 
 
 async def test_summary_columns_match_the_metric_engine(store: Store) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,7 +13,13 @@ from monitor import trace as trace_codec
 from monitor.cli import app
 from monitor.store import Store
 from monitor.trace import Trace
-from tests.factories import T0, make_trace, reasoning_trace, trace_stream
+from tests.factories import (
+    REASONING_USED_DEADLINES,
+    T0,
+    make_trace,
+    reasoning_trace,
+    trace_stream,
+)
 
 runner = CliRunner()
 
@@ -29,10 +36,17 @@ def _traces() -> list[Trace]:
     return traces
 
 
+def _as_exported(traces: list[Trace]) -> list[Trace]:
+    """Export writes the deadlines a probe was judged against, also when it came without any."""
+    return [
+        replace(t, deadlines=REASONING_USED_DEADLINES) if t.deadlines is None else t for t in traces
+    ]
+
+
 async def test_store_round_trip_equals_the_input(store: Store) -> None:
     traces = _traces()
     assert await store.ingest_many(traces, batch=7) == len(traces)
-    assert await store.traces() == traces
+    assert await store.traces() == _as_exported(traces)
 
 
 async def test_export_filters_by_time_and_target(store: Store) -> None:
@@ -60,7 +74,12 @@ def test_cli_import_then_export_is_byte_identical(store: Store, tmp_path: Path) 
     out = tmp_path / "out.jsonl"
     result = runner.invoke(app, ["export", "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert out.read_bytes() == source.read_bytes()
+    assert out.read_text(encoding="utf-8") == trace_codec.dumps(_as_exported(_traces()))
+    # and the export itself round-trips byte for byte
+    assert runner.invoke(app, ["import", str(out)]).exit_code == 0
+    again = tmp_path / "again.jsonl"
+    assert runner.invoke(app, ["export", "--output", str(again)]).exit_code == 0
+    assert again.read_bytes() == out.read_bytes()
 
 
 @pytest.mark.usefixtures("cli_env")
