@@ -98,9 +98,19 @@ class Store(LedgerQueries):
         store_text: bool = True,
         retention_days: int = 400,
         pool_size: int = 5,
+        connect_timeout_s: int = 10,
     ) -> Store:
-        """Connect (lazily; the first query opens the pool). `url`: `postgresql+psycopg://...`."""
-        engine = create_async_engine(url, pool_pre_ping=True, pool_size=pool_size)
+        """Connect (lazily; the first query opens the pool). `url`: `postgresql+psycopg://...`.
+
+        `connect_timeout_s` bounds how long a write waits for an unreachable server before the
+        trace goes to the spool.
+        """
+        engine = create_async_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            connect_args={"connect_timeout": connect_timeout_s},
+        )
         return cls(engine, store_text=store_text, retention_days=retention_days)
 
     async def close(self) -> None:
