@@ -60,7 +60,7 @@ class Spool:
         self.rejected = 0
         """Traces set aside by this process because the database refused them."""
         self._drop_torn_tail()
-        self._depth = sum(1 for _ in self._read(self.offset))
+        self._depth = self._count_lines(self.offset)
 
     def _drop_torn_tail(self) -> None:
         """Cut half a line left by a crash mid-append (never acknowledged) so appends stay lines."""
@@ -83,6 +83,15 @@ class Spool:
             if position != end:
                 f.truncate(position)
                 os.fsync(f.fileno())
+
+    def _count_lines(self, start: int) -> int:
+        try:
+            f = self.path.open("rb")
+        except FileNotFoundError:
+            return 0
+        with f:
+            f.seek(start)
+            return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
 
     @property
     def depth(self) -> int:
