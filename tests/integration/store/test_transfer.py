@@ -103,3 +103,19 @@ def test_cli_import_names_the_bad_line(store: Store, tmp_path: Path) -> None:
     result = runner.invoke(app, ["import", str(source)])
     assert result.exit_code == 2
     assert "line 2: outcome" in result.output
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_cli_export_filters_by_since_until_and_target(store: Store, tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(trace_codec.dumps(trace_stream(20, every=timedelta(hours=1))))
+    assert runner.invoke(app, ["import", str(source)]).exit_code == 0
+    # T0 = 2026-11-20 12:00Z; hours 5..9 → 17:00 ≤ t < 22:00; sim-slow has the odd indexes
+    args = ["export", "--since", "2026-11-20T17:00:00Z", "--until", "2026-11-20T22:00:00"]
+    result = runner.invoke(app, [*args, "--target", "sim-slow"])
+    assert result.exit_code == 0, result.output
+    ids = [trace_codec.decode(line).probe_id for line in result.stdout.splitlines()]
+    assert ids == ["p0000005", "p0000007", "p0000009"]
+    bad = runner.invoke(app, ["export", "--since", "last tuesday"])
+    assert bad.exit_code == 2
+    assert "neither an ISO date/time nor a duration" in bad.output
