@@ -260,6 +260,7 @@ class ParseQueue:
         try:
             while queue:
                 until = clock() + self._budget
+                queue.popleft().catch_up()  # at least one per slice
                 while queue and clock() < until:
                     queue.popleft().catch_up()
                 await asyncio.sleep(0)

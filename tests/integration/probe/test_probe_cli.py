@@ -59,7 +59,7 @@ async def test_probe_json_summary_and_traces(
     traces = trace_codec.read(out_file.read_text().splitlines()).traces
     assert len(traces) == 6
     assert {t.outcome for t in traces} == {Outcome.OK}
-    assert sorted(t.prompt_tokens for t in traces) == [32, 32, 32, 64, 64, 64]
+    assert sorted(t.prompt_tokens or 0 for t in traces) == [32, 32, 32, 64, 64, 64]
     assert all(r.authorized for r in sim.requests)
     for text in (out, err, out_file.read_text()):
         assert KEY not in text

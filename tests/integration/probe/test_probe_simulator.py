@@ -11,7 +11,8 @@ from monitor.config import Target
 from monitor.probe.client import Prober
 from monitor.probe.prompts import make_prompt
 from monitor.probe.tokens import BuiltinTokenizer
-from monitor.sim import RunningSimulator
+from monitor.sim import RunningSimulator, SimRequest
+from monitor.sim.plan import Plan
 from monitor.sim.profiles import PRESETS
 from monitor.trace import Outcome, TokenCountSource, Trace
 from tests.fixtures.simulator import StartSimulator, simulator_target
@@ -20,6 +21,11 @@ from tests.integration.probe.conftest import RecordingClock
 APIS = ["openai-chat", "openai-completions", "anthropic"]
 TOK = BuiltinTokenizer()
 FAST_TIMEOUTS = {"connect_s": 2, "first_byte_s": 0.3, "idle_s": 0.2, "total_s": 1.0}
+
+
+def plan(request: SimRequest) -> Plan:
+    assert request.plan is not None, "the simulator made no plan (an HTTP-level fault?)"
+    return request.plan
 
 
 async def probe(
@@ -56,7 +62,7 @@ async def test_complete_stream_per_api(
     assert [c.tokens for c in trace.chunks] == [1] * 12
     assert trace.output_tokens == 12
     assert trace.token_count_source is TokenCountSource.TOKENIZER
-    assert "".join(c.text or "" for c in trace.chunks) == "".join(sent.plan.text)
+    assert "".join(c.text or "" for c in trace.chunks) == "".join(plan(sent).text)
     assert trace.prompt_tokens == trace.requested_prompt_tokens == sent.prompt_tokens == 100
     assert trace.finish_reason == ("max_tokens" if api == "anthropic" else "length")
     # causality on one clock: each chunk is stamped after the simulator sent it
@@ -108,7 +114,7 @@ async def test_fault_maps_to_outcome_and_keeps_partial_chunks(
     assert simulator.requests[0].fault.value == fault
     if kept:
         sent = simulator.requests[0].content_sends
-        assert [c.text for c in trace.chunks] == list(simulator.requests[0].plan.text[:kept])
+        assert [c.text for c in trace.chunks] == list(plan(simulator.requests[0]).text[:kept])
         assert len(sent) >= kept
 
 
@@ -158,7 +164,7 @@ async def test_multi_token_chunks_with_continuous_usage(
     trace = await probe(prober, sim, "openai-chat", max_tokens=40, provider="vllm")
     assert trace.outcome is Outcome.OK
     assert trace.token_count_source is TokenCountSource.USAGE_CONTINUOUS
-    assert [c.tokens for c in trace.chunks] == list(sim.requests[0].plan.tokens)
+    assert [c.tokens for c in trace.chunks] == list(plan(sim.requests[0]).tokens)
     assert trace.output_tokens == 40
 
 
@@ -170,7 +176,7 @@ async def test_token_ids_counted_when_sent(
     )
     trace = await probe(prober, sim, "openai-completions", max_tokens=20)
     assert trace.token_count_source is TokenCountSource.TOKEN_ID
-    assert [c.tokens for c in trace.chunks] == list(sim.requests[0].plan.tokens)
+    assert [c.tokens for c in trace.chunks] == list(plan(sim.requests[0]).tokens)
 
 
 async def test_groq_server_timings_go_to_meta(
@@ -182,7 +188,7 @@ async def test_groq_server_timings_go_to_meta(
     assert trace.meta is not None
     timings = trace.meta["server_timings"]
     assert set(timings) == {"queue_time", "prompt_time", "completion_time", "total_time"}
-    assert timings["prompt_time"] == pytest.approx(sim.requests[0].plan.ttft_s)
+    assert timings["prompt_time"] == pytest.approx(plan(sim.requests[0]).ttft_s)
 
 
 async def test_deadlines_use_the_prefill_model_at_the_actual_prompt_length(
