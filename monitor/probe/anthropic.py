@@ -13,7 +13,15 @@ from typing import Any, ClassVar
 from monitor.config import Target
 from monitor.probe.prompts import Prompt
 from monitor.probe.sse import SseEvent
-from monitor.probe.wire import WireEvent, WireRequest, int_or_none, parse_json, provider_of, short
+from monitor.probe.wire import (
+    WireEvent,
+    WireRequest,
+    int_or_none,
+    parse_json,
+    provider_of,
+    short,
+    with_params,
+)
 
 ANTHROPIC_VERSION = "2023-06-01"
 
@@ -29,7 +37,7 @@ class AnthropicWire:
             "temperature": 0,
             "messages": [{"role": "user", "content": prompt.text}],
         }
-        body.update(target.params)
+        body = with_params(body, target.params)
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         headers.update(provider_of(target).extra_headers)
         return WireRequest("/messages", body, headers)

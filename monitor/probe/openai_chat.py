@@ -13,7 +13,7 @@ from monitor.config import Target
 from monitor.probe.openai_common import apply_common, bearer, stream_body
 from monitor.probe.prompts import Prompt
 from monitor.probe.sse import SseEvent
-from monitor.probe.wire import WireEvent, WireRequest, parse_json, provider_of
+from monitor.probe.wire import WireEvent, WireRequest, parse_json, provider_of, with_params
 
 
 def token_ids_in(choice: dict[str, Any], delta: dict[str, Any]) -> int | None:
@@ -32,7 +32,7 @@ class OpenAIChatWire:
     def build_request(self, target: Target, prompt: Prompt, max_tokens: int) -> WireRequest:
         body = stream_body(target, max_tokens)
         body["messages"] = [{"role": "user", "content": prompt.text}]
-        body.update(target.params)
+        body = with_params(body, target.params)
         return WireRequest("/chat/completions", body, dict(provider_of(target).extra_headers))
 
     def auth_headers(self, key: str) -> dict[str, str]:

@@ -79,6 +79,13 @@ class Wire(Protocol):
     def classify(self, event: SseEvent) -> WireEvent: ...
 
 
+def with_params(body: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The target's `params` override the body; a param set to null removes that field (for
+    servers that reject one the prober sends by default, e.g. `stream_options`)."""
+    merged = {**body, **params}
+    return {k: v for k, v in merged.items() if v is not None}
+
+
 def provider_of(target: Target) -> Provider:
     return PROVIDERS[target.provider]
 

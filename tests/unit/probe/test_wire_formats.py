@@ -197,10 +197,11 @@ def test_target_params_override_the_body() -> None:
         provider="openai-compatible",
         base_url="http://127.0.0.1:1/v1",
         model="m",
-        params={"temperature": 0.7, "top_p": 0.5},
+        params={"temperature": 0.7, "top_p": 0.5, "stream_options": None},
     )
     body = WIRES["openai-completions"].build_request(target, PROMPT, 8).body
     assert (body["temperature"], body["top_p"], body["prompt"]) == (0.7, 0.5, "Say hi")
+    assert "stream_options" not in body  # null removes a default field
 
 
 def test_anthropic_request_and_auth_headers() -> None:
