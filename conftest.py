@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.environment",
     "tests.fixtures.database",
     "tests.fixtures.simulator",
+    "tests.fixtures.llama",
 ]
