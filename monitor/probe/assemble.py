@@ -231,11 +231,14 @@ async def assemble(
 
 
 class ParseQueue:
-    """One low-priority worker per prober that runs `catch_up()` for streams with unread bytes.
+    """One low-priority worker per prober that parses streams with unread bytes and finishes
+    streams that ended.
 
-    `submit()` is all the read loop calls (cheap, no await). The worker runs slices of at most
-    `budget_ns` and then `asyncio.sleep(0)`, so tasks woken by new socket data run in between.
-    It exits when the queue is empty and is restarted by the next `submit()`.
+    `submit()` is all the read loop calls (cheap, no await); `finish()` returns a future of the
+    stream's facts. The worker runs slices of at most `budget_ns` (at least one job each) and then
+    `asyncio.sleep(0)`, so tasks woken by new socket data run in between; in particular, when
+    hundreds of synchronised streams end together, their finishing work is spread out instead of
+    running back to back. The worker exits when the queue is empty; the next job restarts it.
     """
 
     def __init__(
@@ -243,14 +246,23 @@ class ParseQueue:
     ) -> None:
         self._budget = budget_ns
         self._clock = clock
-        self._queue: deque[StreamAssembler] = deque()
+        self._queue: deque[tuple[StreamAssembler, asyncio.Future[StreamFacts] | None]] = deque()
         self._worker: asyncio.Task[None] | None = None
 
     def submit(self, assembler: StreamAssembler) -> None:
         if assembler.scheduled:
             return
         assembler.scheduled = True
-        self._queue.append(assembler)
+        self._queue.append((assembler, None))
+        self._start()
+
+    def finish(self, assembler: StreamAssembler) -> asyncio.Future[StreamFacts]:
+        future: asyncio.Future[StreamFacts] = asyncio.get_running_loop().create_future()
+        self._queue.append((assembler, future))
+        self._start()
+        return future
+
+    def _start(self) -> None:
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._drain())
 
@@ -260,9 +272,17 @@ class ParseQueue:
         try:
             while queue:
                 until = clock() + self._budget
-                queue.popleft().catch_up()  # at least one per slice
-                while queue and clock() < until:
-                    queue.popleft().catch_up()
+                while True:
+                    assembler, future = queue.popleft()
+                    if future is None:
+                        assembler.catch_up()
+                    elif not future.done():
+                        try:
+                            future.set_result(assembler.finish())
+                        except Exception as e:  # handed to the probe, which records it
+                            future.set_exception(e)
+                    if not queue or clock() >= until:
+                        break
                 await asyncio.sleep(0)
         finally:
             self._worker = None

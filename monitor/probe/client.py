@@ -203,7 +203,11 @@ class Prober:
         finally:
             watchdog.disarm()
         t_end = clock()
-        facts = assembler.finish()
+        try:
+            facts = await self._parse_queue.finish(assembler)
+        except Exception:  # a parser bug: keep the trace, say so
+            log.exception("parsing a stream from %s failed", target.model)
+            facts = StreamFacts(malformed=1, malformed_reason="parser failed")
         return self._finish(
             base,
             started_at,

@@ -28,3 +28,15 @@ async def test_submitted_reads_are_parsed_and_the_worker_exits() -> None:
     assert not any(s.scheduled for s in streams)
     assert queue._worker is None
     assert [[c.t_ns for c in s.finish().chunks] for s in streams] == [[10], [11], [12]]
+
+
+async def test_finish_resolves_in_queue_order_after_pending_parsing() -> None:
+    queue = ParseQueue(budget_ns=0)
+    a = StreamAssembler(0, WIRES["openai-chat"], None)
+    a.times.append(5)
+    a.datas.append(EVENT)
+    queue.submit(a)
+    done = queue.finish(a)
+    assert not done.done()
+    facts = await asyncio.wait_for(done, 5)
+    assert [(c.t_ns, c.text) for c in facts.chunks] == [(5, " hi")]
