@@ -32,6 +32,8 @@ import numpy.typing as npt
 
 Int64Array = npt.NDArray[np.int64]
 PAD = np.int64(-(2**62))
+FEW_REQUESTS = 32
+"""Below this many requests per call, scoring uses numpy's accumulate rather than a row loop."""
 
 
 def _transpose(a: Int64Array, block: int = 512) -> Int64Array:
@@ -198,10 +200,15 @@ def score(
     np.subtract(times, b, out=b)
     anchor = np.empty_like(b)
     anchor[0] = anchor0
-    # A row-by-row running maximum: numpy's `maximum.accumulate(axis=0)` is several times slower
-    # than one vectorised call per chunk position across all requests.
-    for i in range(1, b.shape[0]):
-        np.maximum(anchor[i - 1], b[i - 1], out=anchor[i])
+    if size >= FEW_REQUESTS:
+        # Row by row: numpy's `maximum.accumulate(axis=0)` is several times slower than one
+        # vectorised call per chunk position across many requests.
+        for i in range(1, b.shape[0]):
+            np.maximum(anchor[i - 1], b[i - 1], out=anchor[i])
+    else:
+        # A handful of requests (one probe at ingest): per-call overhead dominates instead.
+        np.maximum.accumulate(b[:-1], axis=0, out=anchor[1:])
+        np.maximum(anchor[1:], anchor0, out=anchor[1:])
     late = b > anchor
     flat = np.flatnonzero(late)
     cols = flat % size
