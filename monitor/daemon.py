@@ -41,6 +41,7 @@ from monitor.export import (
     make_app,
 )
 from monitor.probe.client import Prober
+from monitor.probe.gcpolicy import settle_heap
 from monitor.probe.looplag import LoopLagMonitor
 from monitor.probe.prompts import make_prompt
 from monitor.probe.session import make_session
@@ -223,6 +224,7 @@ class Daemon:
                     keep_text=self.settings.database.store_text,
                 )
                 self._declare_series()
+                settle_heap()  # start-up garbage frozen: fewer GC pauses between reads
                 background = [
                     asyncio.create_task(self._refresh_windows(store, writer), name="windows"),
                     asyncio.create_task(
