@@ -68,7 +68,9 @@ if [ "$want_cpp" = 1 ] && { [ ! -f "$CPP_STAMP" ] || [ ! -x "$CPP_SERVER" ]; }; 
     "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" -d "$src"
   tar -xzf "$src"/llama_cpp_python-"$LLAMA_CPP_PYTHON_VERSION".tar.gz -C "$src"
   tree="$src/llama_cpp_python-$LLAMA_CPP_PYTHON_VERSION/vendor/llama.cpp"
-  cmake -S "$tree" -B "$src/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+  generator="Unix Makefiles"
+  if command -v ninja >/dev/null; then generator=Ninja; fi
+  cmake -S "$tree" -B "$src/build" -G "$generator" -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
     -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON \
     -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF \
     -DGGML_BLAS=OFF >/dev/null

@@ -103,6 +103,11 @@ async def raw_stream(api_url: str, body: dict[str, Any]) -> RawStream:
         return out
 
 
+def first_read_with(reads: list[tuple[float, bytes]], needle: bytes) -> float:
+    """Time of the first read containing `needle` (reads are whole SSE events on loopback)."""
+    return next(t for t, data in reads if needle in data)
+
+
 @dataclass(slots=True)
 class Tap:
     """A loopback TCP relay in front of the server that watches the bytes coming back.
@@ -114,6 +119,8 @@ class Tap:
     upstream_port: int
     port: int = 0
     seen: bytearray = field(default_factory=bytearray)
+    reads: list[tuple[float, bytes]] = field(default_factory=list)
+    """(perf_counter seconds, bytes) of every server→client read, HTTP framing included."""
     _watches: list[tuple[Callable[[bytes], bool], asyncio.Event]] = field(default_factory=list)
 
     def when(self, predicate: Callable[[bytes], bool]) -> asyncio.Event:
@@ -122,6 +129,7 @@ class Tap:
         return event
 
     def _observe(self, data: bytes) -> None:
+        self.reads.append((time.perf_counter(), data))
         self.seen.extend(data)
         snapshot = bytes(self.seen)
         for predicate, event in self._watches:
