@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from monitor.config import Target
-from monitor.probe.openai_common import apply_common, bearer, stream_body
+from monitor.probe.openai_common import bearer, classify_openai, stream_body
 from monitor.probe.prompts import Prompt
 from monitor.probe.sse import SseEvent
-from monitor.probe.wire import WireEvent, WireRequest, parse_json, provider_of, with_params
+from monitor.probe.wire import WireEvent, WireRequest, provider_of, with_params
 
 
 def token_ids_in(choice: dict[str, Any], delta: dict[str, Any]) -> int | None:
@@ -39,26 +39,16 @@ class OpenAIChatWire:
         return bearer(key)
 
     def classify(self, event: SseEvent) -> WireEvent:
-        if event.data.strip() == "[DONE]":
-            return WireEvent(terminal=True)
-        obj, bad = parse_json(event)
-        if obj is None:
-            assert bad is not None
-            return bad
-        out = WireEvent()
-        apply_common(obj, out)
-        choices = obj.get("choices")
-        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-            choice = choices[0]
-            delta = choice.get("delta")
-            if isinstance(delta, dict):
-                content = delta.get("content")
-                if isinstance(content, str):
-                    out.text = content
-                reasoning = delta.get("reasoning") or delta.get("reasoning_content")
-                if isinstance(reasoning, str):
-                    out.reasoning = reasoning
-                out.token_ids = token_ids_in(choice, delta)
-            if isinstance(choice.get("finish_reason"), str):
-                out.finish_reason = choice["finish_reason"]
-        return out
+        return classify_openai(event, _read_delta)
+
+
+def _read_delta(choice: dict[str, Any], out: WireEvent) -> None:
+    delta = choice.get("delta")
+    if isinstance(delta, dict):
+        content = delta.get("content")
+        if isinstance(content, str):
+            out.text = content
+        reasoning = delta.get("reasoning") or delta.get("reasoning_content")
+        if isinstance(reasoning, str):
+            out.reasoning = reasoning
+        out.token_ids = token_ids_in(choice, delta)

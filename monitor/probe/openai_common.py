@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from monitor.config import Target
-from monitor.probe.wire import WireEvent, int_or_none, provider_of, short
+from monitor.probe.sse import SseEvent
+from monitor.probe.wire import WireEvent, int_or_none, parse_json, provider_of, short
 
 
 def stream_body(target: Target, max_tokens: int) -> dict[str, Any]:
@@ -78,3 +80,25 @@ def apply_common(obj: dict[str, Any], out: WireEvent) -> None:
                 out.usage = usage_of(gusage)
         if groq.get("error"):
             out.error = short(f"x_groq: {groq['error']}")
+
+
+def classify_openai(
+    event: SseEvent, read_choice: Callable[[dict[str, Any], WireEvent], None]
+) -> WireEvent:
+    """What both OpenAI formats share: `[DONE]`, JSON, top-level fields, the first choice's
+    `finish_reason`; `read_choice` reads the format's own text fields from that choice."""
+    if event.data.strip() == "[DONE]":
+        return WireEvent(terminal=True)
+    obj, bad = parse_json(event)
+    if obj is None:
+        assert bad is not None
+        return bad
+    out = WireEvent()
+    apply_common(obj, out)
+    choices = obj.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        choice = choices[0]
+        read_choice(choice, out)
+        if isinstance(choice.get("finish_reason"), str):
+            out.finish_reason = choice["finish_reason"]
+    return out
