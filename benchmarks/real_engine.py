@@ -105,6 +105,10 @@ async def measure(
     samples: list[Sample] = []
     async with make_session(4) as session:
         prober = Prober(session, tokenizer)
+        # warm-up, not counted: the first requests after start-up run several times slower
+        warm = Target(provider="openai-compatible", base_url=server.api_url, model=MODEL_ALIAS)
+        for seed in range(2):
+            await prober.probe(warm, make_prompt(64, tokenizer, seed=seed), max_tokens=8)
         for n in lengths:
             for r in range(repeats):
                 prompt = make_prompt(n, tokenizer, seed=1000 * n + r)
