@@ -8,6 +8,7 @@ once its *upper* bound is older than `retention_days`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ PARTITION_NAME: Final = re.compile(rf"^{PARTITIONED_TABLE}_p(\d{{8}})$")
 DAYS_AHEAD: Final = 3
 _ALREADY_EXISTS: Final = {"42P07", "23505"}
 """duplicate_table; unique_violation on the catalog when two sessions race."""
+PARTITION_LOCK: Final = int.from_bytes(
+    hashlib.blake2b(b"etalon-monitor/partitions", digest_size=8).digest(), "big", signed=True
+)
+"""Transaction advisory lock taken before creating partitions (one creator at a time)."""
 
 
 def partition_name(day: date) -> str:
@@ -39,7 +44,15 @@ def _bound(day: date) -> str:
 
 
 async def ensure_partitions(conn: AsyncConnection, days: Iterable[date]) -> list[str]:
-    """Create the missing partitions for `days`; returns the names created."""
+    """Create the missing partitions for `days`; returns the names created.
+
+    Concurrent first writes of a new day all find the partition missing. Without coordination
+    their `CREATE TABLE ... PARTITION OF` statements race in the catalog (duplicate_table, a unique
+    violation on `pg_type`, or lock waits on the parent); so creators queue on a transaction-scoped
+    advisory lock (held until the caller's transaction ends) and look again once they hold it.
+    The already-exists errors are still tolerated for servers shared with older versions.
+    """
+    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PARTITION_LOCK})
     existing = set(await list_partitions(conn))
     created: list[str] = []
     for day in sorted(set(days)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from monitor.store import Store
@@ -53,3 +54,21 @@ async def test_ingest_recreates_a_partition_dropped_by_another_process(store: St
     assert (await other.maintain(NOW)).dropped == ["probes_p20261101"]
     assert await store.ingest_many([make_trace("c", started_at=day)]) == 1
     assert [t.probe_id for t in await store.traces()] == ["c"]
+
+
+async def test_concurrent_first_writes_of_a_day_all_succeed(
+    database_url: str, store: Store
+) -> None:
+    """Many writers see no partition for a new day at once; each creates it or finds it made."""
+    day = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
+    stores = [await Store.open(database_url, pool_size=1) for _ in range(16)]
+    try:
+        results = await asyncio.gather(
+            *(s.ingest(make_trace(f"race-{i}", started_at=day)) for i, s in enumerate(stores))
+        )
+    finally:
+        for s in stores:
+            await s.close()
+    assert results == [True] * 16
+    assert await _partitions(store) == ["probes_p20240305"]
+    assert await store.count() == 16
