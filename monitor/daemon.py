@@ -50,6 +50,7 @@ from monitor.schedule import (
     AdvisoryLeader,
     Backoff,
     CycleInfo,
+    JournaledLedger,
     ProbeJob,
     RoundInfo,
     RoundRunner,
@@ -65,6 +66,7 @@ from monitor.trace import Trace
 log = logging.getLogger(__name__)
 
 SPOOL_DIR = "spool"
+LEDGER_DIR = "ledger"
 MAINTENANCE_EVERY_S = 6 * 3600.0
 
 
@@ -206,10 +208,14 @@ class Daemon:
                         raise
                     raise StartupError(f"database unreachable: {_reason(e)}") from None
                 self._db_state = "ok"
+                ledger = JournaledLedger(
+                    StoreLedger(store), self.settings.data_dir / LEDGER_DIR, is_unavailable
+                )
                 writer = SpoolingWriter(
                     store,
                     Spool(self.settings.data_dir / SPOOL_DIR),
                     on_write_error=lambda _e: self.daemon_metrics.db_write_errors.inc(),
+                    ready=ledger.reconcile,
                 )
                 self.daemon_metrics.spool_depth.set(writer.depth)
                 session = await stack.enter_async_context(make_session(self._session_size()))
@@ -235,12 +241,12 @@ class Daemon:
                     ),
                 ]
                 try:
-                    await self._lead(store, writer, prober, tokenizer)
+                    await self._lead(store, ledger, writer, prober, tokenizer)
                 finally:
                     for task in background:
                         task.cancel()
                     await asyncio.gather(*background, return_exceptions=True)
-                    await self._flush(writer)
+                    await self._flush(ledger, writer)
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
@@ -273,7 +279,12 @@ class Daemon:
             await runner.cleanup()
 
     async def _lead(
-        self, store: Store, writer: SpoolingWriter, prober: Prober, tokenizer: Tokenizer
+        self,
+        store: Store,
+        ledger: JournaledLedger,
+        writer: SpoolingWriter,
+        prober: Prober,
+        tokenizer: Tokenizer,
     ) -> None:
         s = self.settings
         leader = AdvisoryLeader(
@@ -318,22 +329,18 @@ class Daemon:
                 self.daemon_metrics.set_leader(True)
                 scheduler = RoundScheduler(
                     s,
-                    StoreLedger(store),
+                    ledger,
                     runner,
                     self.daemon_metrics,
                     wall=self._wall,
                     cycles_done=cycles_done,
                 )
                 await scheduler.start()
-                lost = asyncio.create_task(leader.lost(), name="leader-watch")
                 finished = asyncio.create_task(scheduler.finished.wait(), name="cycles-done")
                 try:
-                    await self._first(
-                        asyncio.wait({lost, finished}, return_when=asyncio.FIRST_COMPLETED)
-                    )
+                    await self._first(self._keep_lead(leader, finished))
                 finally:
                     await scheduler.stop(s.schedule.stop_grace_s)
-                    lost.cancel()
                     finished.cancel()
                     self._role = "standby"
                     self.leading.clear()
@@ -353,6 +360,54 @@ class Daemon:
                     return
         finally:
             await leader.release()
+
+    async def _keep_lead(self, leader: AdvisoryLeader, finished: asyncio.Task[object]) -> None:
+        """Return when the cycles are done or another daemon took the lead.
+
+        Losing the lock's connection is not losing the lead when the database is simply gone:
+        then nobody else can take the lock either (as far as this daemon can tell), so it keeps
+        running rounds in a degraded state: probes go to the spool, round bookkeeping to the
+        local journal. It polls the lock every `leader_poll_s`: once the database answers it
+        either holds the lock again (back to normal, the journal and spool are replayed) or
+        finds a standby holding it, and stops scheduling.
+
+        Trade-off: in a network partition where a standby still reaches the database but this
+        daemon does not, both run rounds until the partition heals. Each round index is still
+        recorded once (the first claim in the database wins; this daemon's later replay keeps
+        the existing row) and every probe is stored once (probe ids are unique), but the region
+        was probed twice as often for that time. Stopping on the first lost connection would
+        avoid that, at the price of no probing at all through every database outage.
+        """
+        poll = self.settings.schedule.leader_poll_s
+        while True:
+            lost = asyncio.create_task(leader.lost(), name="leader-watch")
+            try:
+                await asyncio.wait({lost, finished}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                lost.cancel()
+            if finished.done():
+                return
+            log.warning(
+                "region %s: database unreachable; leading in degraded mode (rounds go on, "
+                "probes are spooled, round bookkeeping is kept in the data directory)",
+                leader.region,
+            )
+            self._role = "leader (degraded)"
+            while True:
+                done, _ = await asyncio.wait({finished}, timeout=poll)
+                if done:
+                    return
+                regained = await leader.reacquire()
+                if regained is None:
+                    continue
+                if regained:
+                    log.warning("region %s: database back; lead kept", leader.region)
+                    self._role = "leader"
+                    break
+                log.error(
+                    "region %s: another daemon took the lead during the outage", leader.region
+                )
+                return
 
     async def _first(self, work: Awaitable[object]) -> bool:
         """Run `work` until it ends or a stop is requested; True when `work` ended first."""
@@ -444,7 +499,11 @@ class Daemon:
                 self._db_state = f"down: {type(e).__name__}"
             await asyncio.sleep(self.settings.exporter.refresh_s)
 
-    async def _flush(self, writer: SpoolingWriter) -> None:
+    async def _flush(self, ledger: JournaledLedger, writer: SpoolingWriter) -> None:
+        if ledger.pending and not await ledger.reconcile():
+            log.warning(
+                "ledger: changes made during the outage kept in %s for the next start", ledger.path
+            )
         if writer.depth:
             replayed = await writer.drain()
             log.info("spool: %d trace(s) stored at shutdown, %d left", replayed, writer.depth)

@@ -5,6 +5,7 @@ skipped probes, a `RoundLedger` (the store) and a `RoundObserver` (the exporter'
 """
 
 from monitor.schedule.backoff import Backoff, retry_after_s
+from monitor.schedule.journal import JournaledLedger
 from monitor.schedule.leader import AdvisoryLeader, lock_key
 from monitor.schedule.ledger import ALL_TARGETS, CycleInfo, RoundInfo, RoundLedger, RoundState
 from monitor.schedule.plan import ProbeJob, RoundKey, TargetPlan, plan_round, probes_per_round
@@ -16,6 +17,7 @@ __all__ = [
     "AdvisoryLeader",
     "Backoff",
     "CycleInfo",
+    "JournaledLedger",
     "ProbeFn",
     "ProbeJob",
     "RoundInfo",

@@ -3,7 +3,9 @@
 The lock lives as long as the connection: when the active daemon dies, the OS closes its socket,
 PostgreSQL frees the lock, and a standby polling every `poll_s` takes over within about that long.
 The leader checks its connection as often; if it is lost, leadership is lost with it (another
-daemon may already hold the lock), and the daemon must stop scheduling at once.
+daemon may already hold the lock). The daemon then tries `reacquire()`: while the database is
+unreachable it keeps leading in a degraded state (see `monitor.daemon`); once the database answers,
+it either holds the lock again or learns that a standby took it, and only then stops scheduling.
 """
 
 from __future__ import annotations
@@ -89,6 +91,14 @@ class AdvisoryLeader:
                 with contextlib.suppress(psycopg.Error, OSError):
                     await conn.close()
                 return
+
+    async def reacquire(self) -> bool | None:
+        """One attempt to take the lock back after `lost()`: True when held again, False when
+        another daemon holds it, None while the database is unreachable."""
+        try:
+            return await self._try_once()
+        except (psycopg.OperationalError, OSError):
+            return None
 
     async def release(self) -> None:
         conn, self._conn = self._conn, None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -218,6 +218,10 @@ class SpoolingWriter:
     `etalon_db_write_errors_total`); `depth` is the spool depth (`etalon_spool_depth`). Writes
     drain the spool as they come; when probes are rare the daemon should also call `drain()`
     periodically (e.g. every 10 s while `depth` > 0) so the backlog reaches the database promptly.
+
+    `ready` (optional) is awaited before any trace goes to the database; while it returns False
+    traces wait in the spool. The daemon passes the round journal's `reconcile`, so rounds claimed
+    during an outage exist in the database before their probes are counted into them.
     """
 
     def __init__(
@@ -225,11 +229,13 @@ class SpoolingWriter:
         store: Store,
         spool: Spool,
         on_write_error: Callable[[BaseException], None] | None = None,
+        ready: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self.store = store
         self.spool = spool
         self.write_errors = 0
         self._on_write_error = on_write_error
+        self._ready = ready
         self._lock = asyncio.Lock()
 
     @property
@@ -248,6 +254,9 @@ class SpoolingWriter:
             self.spool.append(trace, round_ref)
             await self.drain()
             return WriteResult.SPOOLED
+        if not await self._may_write():
+            self.spool.append(trace, round_ref)
+            return WriteResult.SPOOLED
         try:
             inserted = await self.store.ingest(trace, round=round_ref)
         except Exception as e:
@@ -263,6 +272,8 @@ class SpoolingWriter:
         if self._lock.locked():
             return 0  # another task is draining; it will pick up what was just appended
         async with self._lock:
+            if not await self._may_write():
+                return 0
             try:
                 return await self.spool.replay(self.store)
             except Exception as e:
@@ -270,3 +281,10 @@ class SpoolingWriter:
                     raise
                 self._failed(e)
                 return 0
+
+    async def _may_write(self) -> bool:
+        """False (a failed write, counted) while `ready` says the database cannot take traces."""
+        if self._ready is None or await self._ready():
+            return True
+        self._failed(ConnectionError("database unreachable (round journal not reconciled)"))
+        return False

@@ -1,0 +1,68 @@
+"""The round journal on a real server that goes away: offline claims, then an idempotent replay."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.daemon import StoreLedger
+from monitor.schedule import JournaledLedger
+from monitor.store import Store, is_unavailable
+from monitor.store.embedded import EmbeddedPostgres
+
+T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+async def test_offline_rounds_are_journaled_and_replayed_once(
+    tmp_path: Path, embedded_postgres: EmbeddedPostgres
+) -> None:
+    url = await asyncio.to_thread(embedded_postgres.start)
+    store = await Store.open(url, pool_size=1, connect_timeout_s=2)
+    try:
+        ledger = JournaledLedger(StoreLedger(store), tmp_path / "ledger", is_unavailable)
+        cycle = await store.start_cycle("lab", 4, T0)
+        assert await ledger.current_cycle("lab") == cycle
+        assert await ledger.rounds(cycle.id) == []
+        assert await ledger.claim_round(cycle.id, 0, T0, "")
+        assert not ledger.pending
+
+        await asyncio.to_thread(embedded_postgres.stop, "immediate")
+        later = T0 + timedelta(seconds=1)
+        assert (await ledger.current_cycle("lab")).id == cycle.id  # from the cache
+        await ledger.finish_round(cycle.id, 0, later, "", "completed")
+        assert await ledger.claim_round(cycle.id, 1, later, "")
+        assert not await ledger.claim_round(cycle.id, 1, later, "")  # claimed once, offline too
+        assert await ledger.claim_round(cycle.id, 1, later, "alpha")
+        await ledger.finish_round(cycle.id, 1, later, "alpha", "skipped")
+        await ledger.finish_round(cycle.id, 1, later, "", "completed")
+        listed = [(r.round_index, r.target, r.status) for r in await ledger.rounds(cycle.id)]
+        assert listed == [(0, "", "completed"), (1, "", "completed"), (1, "alpha", "skipped")]
+        with pytest.raises(ConnectionError):
+            await ledger.start_cycle("lab", 4, later)  # a cycle id needs the database
+        assert ledger.pending and ledger.offline_ops == 5
+        assert not await ledger.reconcile()
+        journal = ledger.path.read_bytes()
+        with ledger.path.open("ab") as f:
+            f.write(b'{"op":"claim","cyc')  # a crash mid-append: never acknowledged
+
+        await asyncio.to_thread(embedded_postgres.start)
+        assert await ledger.reconcile()
+        assert not ledger.pending
+
+        def rows() -> list[tuple[int, str, str]]:
+            return [(r.round_index, r.target, r.status.value) for r in db_rows]
+
+        db_rows = await store.rounds(cycle.id)
+        assert rows() == [(0, "", "completed"), (1, "", "completed"), (1, "alpha", "skipped")]
+        # replaying the same journal again (a crash before it was emptied) changes nothing
+        ledger.path.write_bytes(journal)
+        assert await ledger.reconcile()
+        db_rows = await store.rounds(cycle.id)
+        assert rows() == [(0, "", "completed"), (1, "", "completed"), (1, "alpha", "skipped")]
+        # and the next online claim continues after the offline ones
+        assert await ledger.claim_round(cycle.id, 2, later, "")
+    finally:
+        await store.close()
