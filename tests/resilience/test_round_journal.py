@@ -31,7 +31,8 @@ async def test_offline_rounds_are_journaled_and_replayed_once(
 
         await asyncio.to_thread(embedded_postgres.stop, "immediate")
         later = T0 + timedelta(seconds=1)
-        assert (await ledger.current_cycle("lab")).id == cycle.id  # from the cache
+        cached = await ledger.current_cycle("lab")  # from the cache
+        assert cached is not None and cached.id == cycle.id
         await ledger.finish_round(cycle.id, 0, later, "", "completed")
         assert await ledger.claim_round(cycle.id, 1, later, "")
         assert not await ledger.claim_round(cycle.id, 1, later, "")  # claimed once, offline too
