@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +12,7 @@ from sqlalchemy import text
 from monitor.sim import RunningSimulator, start_simulator
 from monitor.store import Store
 from monitor.trace import Trace
+from tests.fixtures.database import scratch_database
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +69,10 @@ async def sims() -> AsyncIterator[dict[str, RunningSimulator]]:
     finally:
         for sim in started.values():
             await sim.stop()
+
+
+@pytest.fixture
+def fresh_database_url() -> Iterator[str]:
+    """A fresh, empty database on the test server: the daemon migrates it itself."""
+    with scratch_database("etalon_res") as url:
+        yield url
