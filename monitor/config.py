@@ -387,6 +387,10 @@ def load(path: Path | None = None) -> Settings:
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(source, ["file not found"]) from None
+        except IsADirectoryError:
+            raise ConfigError(source, ["is a directory, not a YAML file"]) from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(source, [f"byte {e.start}: not UTF-8 text"]) from None
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f"line {mark.line + 1}" if mark is not None else "YAML"

@@ -43,6 +43,17 @@ BAD = {
     "unknown-key.yaml": "targets.groq.tokn: unknown key",
     "unknown-provider.yaml": "targets.x.provider: unknown provider 'openia'",
     "unknown-top-level-key.yaml": "target: unknown key",
+    "not-utf8.yaml": "byte 0: not UTF-8 text",
+    "zero-concurrency.yaml": "targets.x.concurrency: Input should be greater than or equal to 1",
+    "zero-interval.yaml": "schedule.every: '0s' must be longer than zero",
+    "negative-timeout.yaml": "targets.x.timeouts.idle_s: Input should be greater than 0",
+    "tab-indented.yaml": "line 2: not valid YAML",
+    "targets-a-list.yaml": "targets: Input should be a valid dictionary",
+    "port-out-of-range.yaml": "exporter.listen: '127.0.0.1:99999' is not host:port",
+    "wrong-database-scheme.yaml": (
+        "database.url: must be a postgresql:// or postgresql+psycopg:// URL"
+    ),
+    "model-not-a-string.yaml": "targets.x.model: Input should be a valid string",
 }
 
 
@@ -88,6 +99,17 @@ def test_no_trigger_means_hourly_and_cron_means_no_interval() -> None:
 def test_file_not_found_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="file not found"):
         load(tmp_path / "absent.yaml")
+
+
+def test_a_directory_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="is a directory, not a YAML file"):
+        load(tmp_path)
+
+
+def test_bad_database_url_error_never_shows_its_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        load(DATA / "bad" / "wrong-database-scheme.yaml")
+    assert "hunter2" not in str(info.value)
 
 
 # --------------------------------------------------------------------------- env contract
