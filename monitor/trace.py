@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -22,6 +23,8 @@ from enum import StrEnum
 from typing import IO, Any, Final, TypeVar
 
 FORMAT: Final = "etalon-trace/1"
+INT64_MAX: Final = 2**63 - 1
+"""Integers are stored as PostgreSQL `bigint` and scored as numpy int64."""
 _E = TypeVar("_E", bound=StrEnum)
 
 
@@ -143,6 +146,8 @@ def _int(obj: Mapping[str, Any], key: str, *, optional: bool = False, path: str 
         raise _FieldError(name, f"must be an integer, got {type(value).__name__}")
     if value < 0:
         raise _FieldError(name, "must not be negative")
+    if value > INT64_MAX:
+        raise _FieldError(name, f"must be at most {INT64_MAX} (a 64-bit integer)")
     return value
 
 
@@ -309,7 +314,17 @@ def _full(obj: Mapping[str, Any]) -> Trace:
 
 
 def decode(line: str, line_no: int = 1) -> Trace:
-    """Parse one JSON line; raises `TraceFormatError` naming the line and field."""
+    """Parse one JSON line; raises `TraceFormatError` naming the line and field.
+
+    Files should be opened with `errors="surrogateescape"` (see `open_traces`): a line with
+    bytes that are not UTF-8 is then reported here, with its number, instead of ending the read.
+    """
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise TraceFormatError(
+            line_no, "(line)", f"not valid UTF-8 at character {e.start}"
+        ) from None
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as e:
@@ -326,6 +341,11 @@ def decode(line: str, line_no: int = 1) -> Trace:
 class ReadResult:
     traces: list[Trace]
     errors: list[TraceFormatError]
+
+
+def open_traces(path: str | os.PathLike[str]) -> IO[str]:
+    """Open a trace file for `read`/`iter_traces` (bad bytes become per-line errors)."""
+    return open(path, encoding="utf-8", errors="surrogateescape")
 
 
 def read(stream: IO[str] | Iterable[str]) -> ReadResult:

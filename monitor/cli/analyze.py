@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import IO, Annotated
 
 import typer
 from rich.console import Console
@@ -108,13 +109,17 @@ def render_table(result: Analysis, console: Console) -> None:
     console.print(summary)
 
 
-def _open(path: str) -> TextIO:
+def _open(path: str) -> IO[str]:
     if path == "-":
-        return sys.stdin
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is None:
+            return sys.stdin
+        # bytes that are not UTF-8 become a per-line error, as for files
+        return io.TextIOWrapper(buffer, encoding="utf-8", errors="surrogateescape")
     p = Path(path)
     if not p.is_file():
         raise typer.BadParameter(f"no such file: {path}", param_hint="TRACES")
-    return p.open(encoding="utf-8")
+    return trace_codec.open_traces(p)
 
 
 @app.command("analyze")

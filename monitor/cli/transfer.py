@@ -149,7 +149,7 @@ def _count_lines(path: Path) -> int:
 
 async def _import(settings: Settings, path: Path, total: int) -> tuple[int, int]:
     async with open_store(settings) as store:
-        with path.open(encoding="utf-8") as f, progress_bar("import", total) as advance:
+        with trace_codec.open_traces(path) as f, progress_bar("import", total) as advance:
             traces = trace_codec.iter_traces(f)
             inserted = await store.ingest_many(traces, progress=advance)
     return inserted, total
