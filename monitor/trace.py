@@ -25,6 +25,8 @@ from typing import IO, Any, Final, TypeVar
 FORMAT: Final = "etalon-trace/1"
 INT64_MAX: Final = 2**63 - 1
 """Integers are stored as PostgreSQL `bigint` and scored as numpy int64."""
+MAX_CHUNK_TOKENS: Final = 32767
+"""The most tokens one chunk may carry (the store keeps counts as `smallint`)."""
 _E = TypeVar("_E", bound=StrEnum)
 
 

@@ -31,7 +31,7 @@ from monitor.probe.prompts import Prompt
 from monitor.probe.tokens import Tokenizer
 from monitor.probe.watchdog import Watchdog
 from monitor.probe.wire import WIRES, short
-from monitor.trace import Deadlines, Outcome, Trace
+from monitor.trace import MAX_CHUNK_TOKENS, Deadlines, Outcome, Trace
 
 ERROR_BODY_LIMIT = 16_384
 log = logging.getLogger(__name__)
@@ -262,7 +262,28 @@ class Prober:
                 f"not an event stream ({short(content_type, 40) or 'no content type'})",
             )
         elif not facts.terminal:
-            outcome, error = Outcome.TRUNCATED, "stream ended without its terminator"
+            outcome, error = (
+                Outcome.TRUNCATED,
+                (
+                    "empty event stream"
+                    if facts.events == 0
+                    else "stream ended without its terminator"
+                ),
+            )
+        elif facts.finish_reason is None:
+            # A server may close a stream early with a well-formed terminator (llama.cpp does when
+            # a second request preempts the first); without a finish reason it is still cut short.
+            outcome, error = Outcome.TRUNCATED, "stream ended without a finish reason"
+        chunks = tuple(facts.chunks)
+        biggest = max((c.tokens for c in chunks), default=0)
+        if biggest > MAX_CHUNK_TOKENS:
+            # a vendor's nonsense (one event of megabytes): kept, clamped, and not scored as ok
+            chunks = tuple(replace(c, tokens=min(c.tokens, MAX_CHUNK_TOKENS)) for c in chunks)
+            if outcome is Outcome.OK:
+                outcome, error = (
+                    Outcome.PROTOCOL_ERROR,
+                    f"a chunk of {biggest} tokens (counts above {MAX_CHUNK_TOKENS} are clamped)",
+                )
         rel = {k: max(v - t0, 0) for k, v in phases.items() if not k.endswith("_start")}
         if "connect" in rel and url.startswith("https"):
             rel["tls"] = rel["connect"]
@@ -300,7 +321,7 @@ class Prober:
             error=_scrub(error, secret),
             finish_reason=facts.finish_reason,
             phases_ns=rel,
-            chunks=tuple(facts.chunks),
+            chunks=chunks,
             token_count_source=facts.source,
             usage=usage,
             client=client,

@@ -3,8 +3,10 @@
 Reads split anywhere: an event may straddle reads (even inside a multi-byte UTF-8 character or
 between the `\\r` and `\\n` of a line end), one read may hold several events. Lines end in `\\n`,
 `\\r\\n` or `\\r`; `:` lines are comments (keep-alives); several `data:` lines join with `\\n`.
-There is no line-length cap, so a 1 MiB event is fine. Each event remembers which read completed
-it, so its arrival time is that read's stamp.
+There is no line-length cap, so a 1 MiB event is fine; reads with no line end in them are only
+collected (joined once the line ends), so a hostile multi-megabyte line costs linear time, not a
+rescan and a copy of the whole buffer per read. Each event remembers which read completed it, so
+its arrival time is that read's stamp.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class SseParser:
     def __init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buf = ""
+        self._parts: list[str] = []
+        """Reads after `_buf` that hold no line end (a long line still arriving)."""
         self._data: list[str] = []
         self._event: str | None = None
         self._has_field = False
@@ -39,10 +43,20 @@ class SseParser:
 
     def feed(self, raw: bytes, read_index: int = 0) -> list[SseEvent]:
         text = self._decoder.decode(raw)
-        if not self._buf and not self._has_field and text.endswith("\n\n") and "\r" not in text:
+        if self._parts or (self._buf and not self._buf.endswith("\r")):
+            if "\n" not in text and "\r" not in text:
+                self._parts.append(text)  # the line goes on: nothing to parse yet
+                return []
+            self._join()
+        elif not self._buf and not self._has_field and text.endswith("\n\n") and "\r" not in text:
             return self._whole_events(text, read_index)
         self._buf += text
         return self._drain(read_index, final=False)
+
+    def _join(self) -> None:
+        if self._parts:
+            self._buf += "".join(self._parts)
+            self._parts = []
 
     def _whole_events(self, text: str, read_index: int) -> list[SseEvent]:
         """Fast path for the usual read: complete `\n`-terminated events, nothing buffered."""
@@ -58,13 +72,14 @@ class SseParser:
 
     def close(self, read_index: int = 0) -> list[SseEvent]:
         """End of stream: finish a pending line; an event without its blank line is dropped."""
+        self._join()
         self._buf += self._decoder.decode(b"", final=True)
         return self._drain(read_index, final=True)
 
     @property
     def pending(self) -> bool:
         """Bytes or fields of an unfinished event are buffered."""
-        return bool(self._buf) or self._has_field
+        return bool(self._buf) or bool(self._parts) or self._has_field
 
     def _drain(self, read_index: int, *, final: bool) -> list[SseEvent]:
         out: list[SseEvent] = []

@@ -78,11 +78,17 @@ def check_storable(trace: Trace) -> datetime:
     return trace.started_at
 
 
+def _no_nul(text: str | None) -> str | None:
+    """PostgreSQL text cannot hold U+0000 (a vendor may send `\\u0000`): one U+FFFD per NUL,
+    so lengths and offsets stay as received."""
+    return text.replace("\x00", "\ufffd") if text and "\x00" in text else text
+
+
 def trace_columns(trace: Trace, *, store_text: bool = True) -> dict[str, Any]:
     """The non-summary columns of a trace's row (raises `UnstorableTraceError`)."""
     started_at = check_storable(trace)
     kinds = [_KIND_CODE[c.kind] for c in trace.chunks]
-    texts = [c.text for c in trace.chunks] if store_text else []
+    texts = [_no_nul(c.text) for c in trace.chunks] if store_text else []
     d = trace.deadlines
     return {
         "probe_id": trace.probe_id,
@@ -97,8 +103,8 @@ def trace_columns(trace: Trace, *, store_text: bool = True) -> dict[str, Any]:
         "max_tokens": trace.max_tokens,
         "outcome": trace.outcome.value,
         "http_status": trace.http_status,
-        "error": trace.error,
-        "finish_reason": trace.finish_reason,
+        "error": _no_nul(trace.error),
+        "finish_reason": _no_nul(trace.finish_reason),
         "phases_ns": dict(trace.phases_ns),
         "token_count_source": trace.token_count_source.value,
         "usage": None if trace.usage is None else dict(trace.usage),
