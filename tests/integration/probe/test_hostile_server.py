@@ -16,7 +16,7 @@ from monitor.probe.client import Prober
 from monitor.probe.prompts import make_prompt
 from monitor.probe.session import make_session
 from monitor.probe.tokens import BuiltinTokenizer
-from monitor.trace import Outcome
+from monitor.trace import Outcome, Trace
 
 SSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
 CASES = {
@@ -93,6 +93,34 @@ async def test_complete_stream_left_open_is_ok_after_the_idle_timeout(
     assert trace.outcome is Outcome.OK
     assert [c.text for c in trace.chunks] == ["Hi"]
     assert trace.finish_reason == "stop"
+
+
+async def _probe_chunked(raw_server: StartServer, events: bytes) -> Trace:
+    body = f"{len(events):x}".encode() + b"\r\n" + events + b"\r\n0\r\n\r\n"
+    port = await raw_server(SSE + b"Transfer-Encoding: chunked\r\n\r\n" + body)
+    target = Target(provider="simulator", base_url=f"http://127.0.0.1:{port}/v1", model="m")
+    tok = BuiltinTokenizer()
+    async with make_session() as session:
+        return await Prober(session, tok).probe(target, make_prompt(16, tok), max_tokens=4)
+
+
+async def test_done_without_finish_reason_is_truncated(raw_server: StartServer) -> None:
+    """Regression: llama.cpp ends a preempted stream with `[DONE]` and no finish chunk; counting
+    it `ok` would score a cut-short answer as a complete one (fluidity and E2E too good)."""
+    trace = await _probe_chunked(
+        raw_server,
+        b'data: {"choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\ndata: [DONE]\n\n',
+    )
+    assert trace.outcome is Outcome.TRUNCATED
+    assert trace.error == "stream ended without a finish reason"
+    assert [c.text for c in trace.chunks] == ["Hi"]
+
+
+async def test_empty_event_stream_is_named(raw_server: StartServer) -> None:
+    """llama.cpp answers an over-long prompt with 200 and an empty stream: say so."""
+    trace = await _probe_chunked(raw_server, b": keep-alive\n\n")
+    assert trace.outcome is Outcome.TRUNCATED
+    assert trace.error == "empty event stream"
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
