@@ -54,6 +54,13 @@ class ProbeMetrics:
             labels,
             registry=registry,
         )
+        self.nonfluid = Counter(
+            "etalon_nonfluid_probes",
+            "Ok probes whose with-TTFT miss rate is above 10 % (decided in integers, so a probe"
+            " at exactly 0.9 is fluid, which the 0.9 histogram bucket cannot tell).",
+            labels,
+            registry=registry,
+        )
         self.ttft = histogram(
             "etalon_time_to_first_token_seconds", "Time to first token per probe.", TTFT_BUCKETS
         )
@@ -104,6 +111,7 @@ class ProbeMetrics:
                 self.probes.labels(*base, outcome)
             self.output_tokens.labels(*base)
             self.mismatch.labels(*base)
+            self.nonfluid.labels(*base)
 
     def skipped(
         self, target: str, provider: str, model: str, region: str, prompt_tokens: int
@@ -144,6 +152,9 @@ class ProbeMetrics:
         if row.min_decode_deadline_s is not None:
             self.d_star.labels(*base).observe(row.min_decode_deadline_s)
         self.fluidity.labels(*base).observe(row.fluidity_index, exemplar)
+        nonfluid = self.nonfluid.labels(*base)
+        if 10 * row.missed_deadlines > row.total_deadlines:
+            nonfluid.inc()
         times = [c.t_ns for c in trace.content_chunks]
         icl = self.icl.labels(*base)
         for gap in np.diff(np.asarray(times, dtype=np.int64)):

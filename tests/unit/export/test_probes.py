@@ -65,6 +65,22 @@ def test_ok_probe_fills_every_family(registry: CollectorRegistry, metrics: Probe
     assert value(registry, "etalon_last_probe_timestamp_seconds") == 1795000000.5
     assert value(registry, "etalon_last_probe_success") == 1
     assert value(registry, "etalon_token_count_mismatch_total") == 0
+    assert value(registry, "etalon_nonfluid_probes_total") == 1  # 0.75 < 0.9
+
+
+def test_a_probe_at_exactly_point_nine_is_fluid(
+    registry: CollectorRegistry, metrics: ProbeMetrics
+) -> None:
+    """Regression: the burn-rate rules counted the `le="0.9"` bucket as non-fluid, so a probe at
+    exactly 0.9 (fluid by definition) spent error budget."""
+    # D_p = 100 ms, D_d = 25 ms. Tokens at 90 (met, slack 10), then 6 gaps of 25 (met, slack 10),
+    # a gap of 50 > 25 + 10: 1 + (50 - 10 - 25) // 25 = 1 missed, then 2 gaps of 25 (met).
+    # met 9, missed 1: fluidity 9 / 10 = 0.9 exactly.
+    times = [90, 115, 140, 165, 190, 215, 240, 290, 315, 340]
+    metrics.observe(probe_trace([(t, 1) for t in times], prefill_s=0.1, decode_s=0.025))
+    assert value(registry, "etalon_fluidity_index_sum") == pytest.approx(0.9)
+    assert value(registry, "etalon_fluidity_index_bucket", le="0.9") == 1  # the bucket can't tell
+    assert value(registry, "etalon_nonfluid_probes_total") == 0
 
 
 def test_tokens_inside_a_chunk_add_zero_tbt_values(
