@@ -6,6 +6,11 @@ the spooling writer (a database outage fills the local spool instead of losing p
 rebuilds the rolling-window snapshot from the store every `exporter.refresh_s`. A second daemon on
 the same database waits on the region's advisory lock as a hot standby.
 
+A leader that loses only its database keeps leading in a logged "degraded" state: rounds keep
+their schedule, probes go to the spool, round bookkeeping to a journal in the data directory
+(`monitor.schedule.journal`); both are replayed, journal first, when the database answers again
+(see `_keep_lead` for the network-partition trade-off).
+
 After `schedule.cycles` cycles the daemon stops probing but keeps serving (and holding the lead)
 until stopped. Shutdown (SIGTERM/SIGINT): no new rounds; in-flight probes get
 `schedule.stop_grace_s` to finish, then are cancelled; the spool is flushed if the database
