@@ -380,8 +380,9 @@ class Daemon:
         daemon does not, both run rounds until the partition heals. Each round index is still
         recorded once (the first claim in the database wins; this daemon's later replay keeps
         the existing row, and its probes are counted into that row) and every probe is stored
-        once (probe ids are unique), but the region was probed twice as often for that time. Stopping on the first lost connection would
-        avoid that, at the price of no probing at all through every database outage.
+        once (probe ids are unique), but the region was probed twice as often for that time.
+        Stopping on the first lost connection would avoid that, at the price of no probing at
+        all through every database outage.
         """
         poll = self.settings.schedule.leader_poll_s
         while True:

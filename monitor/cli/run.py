@@ -8,7 +8,6 @@ vendors in-process on loopback (a fast one, a bursty one and a stalling one), pr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 from contextlib import AsyncExitStack
@@ -19,6 +18,7 @@ import typer
 
 from monitor.cli.app import app
 from monitor.config import ConfigError, Settings, config_path, load
+from monitor.probe.eventloop import run as run_loop
 
 DEMO_VENDORS: Final = (("demo-fast", "fast"), ("demo-chunky", "chunky"), ("demo-stally", "stally"))
 DEMO_SCHEDULE: Final = {"every": "10s", "rounds_per_cycle": 24, "jitter_s": 1.0, "spread": "2s"}
@@ -98,7 +98,7 @@ def run(
     from monitor.daemon import StartupError  # noqa: PLC0415
 
     try:
-        code = asyncio.run(_main(None if demo else settings))
+        code = run_loop(_main(None if demo else settings))
     except KeyboardInterrupt:
         code = 0
     except StartupError as e:
