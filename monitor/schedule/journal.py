@@ -6,7 +6,8 @@ to the database while it answers and keeps a small cache of the current cycle an
 the database is unreachable (`is_unavailable`), claims and finishes are answered from the cache
 and appended (fsync'd) to `journal.jsonl` in the data directory. When the database answers again,
 `reconcile()` replays the journal in order (claims are `ON CONFLICT DO NOTHING`, finishes are
-updates, so a replay interrupted by another outage is simply run again) and empties it. Every
+updates; a replay interrupted by another outage resumes after the ops already applied) and
+empties it. Every
 ledger call reconciles first, so the database never sees a finish before its claim; the daemon
 also holds spooled traces back until the journal is empty, so a trace never counts into a round
 row that does not exist yet.
@@ -60,6 +61,8 @@ class JournaledLedger:
         self._cycle: CycleInfo | None = None
         self._rounds: dict[tuple[int, str], str] = {}
         """(round_index, target) → status, for `_cycle`."""
+        self._foreign: set[tuple[int, int, str]] = set()
+        """Rounds whose offline claim lost to another daemon's (their finishes are not replayed)."""
         self.offline_ops = 0
         """Ledger changes this process recorded in the journal (for logs and tests)."""
 
@@ -93,15 +96,21 @@ class JournaledLedger:
     async def reconcile(self) -> bool:
         """Replay the journal into the database; True when nothing is left to replay.
 
-        Returns False (keeping the journal) while the database is unreachable.
+        Returns False (keeping the journal) while the database is unreachable. How many ops
+        were applied is kept in a side file, so an interrupted replay resumes after them: a
+        claim that the database then refuses was made by another daemon (a partition, or a
+        standby that took over), and this daemon's finishes of that round are dropped rather
+        than overwrite the other daemon's record.
         """
         if not self.pending:
             return True
         async with self._lock:
             ops = self._ops()
+            done = self._applied()
             try:
-                for op in ops:
-                    await self._apply(op)
+                for i in range(done, len(ops)):
+                    await self._apply(ops[i])
+                    self._set_applied(i + 1)
             except Exception as e:
                 if not self._unavailable(e):
                     raise
@@ -109,25 +118,46 @@ class JournaledLedger:
             with self.path.open("r+b") as f:
                 f.truncate(0)
                 os.fsync(f.fileno())
+            self._offset_path.unlink(missing_ok=True)
+            self._foreign.clear()
             log.warning(
-                "ledger: %d change(s) made during the outage written to the database", len(ops)
+                "ledger: %d change(s) made during the outage written to the database",
+                len(ops) - done,
             )
             return True
+
+    @property
+    def _offset_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".applied")
+
+    def _applied(self) -> int:
+        try:
+            return int(self._offset_path.read_text().strip() or 0)
+        except FileNotFoundError:
+            return 0
+
+    def _set_applied(self, count: int) -> None:
+        tmp = self._offset_path.with_suffix(".tmp")
+        tmp.write_text(str(count))
+        tmp.replace(self._offset_path)
 
     async def _apply(self, op: dict[str, Any]) -> None:
         kind = op["op"]
         at = datetime.fromisoformat(op["at"])
+        key = (op["cycle"], op.get("index", -1), op.get("target", ""))
         if kind == "claim":
-            claimed = await self._inner.claim_round(op["cycle"], op["index"], at, op["target"])
-            if not claimed:
-                # ours from an interrupted replay, or another daemon's (a partition): keep theirs
-                log.info(
-                    "ledger: round %d (%s) of cycle %d already recorded",
+            if not await self._inner.claim_round(op["cycle"], op["index"], at, op["target"]):
+                self._foreign.add(key)
+                log.error(
+                    "ledger: round %d (%s) of cycle %d was also run by another daemon during the "
+                    "outage; its record is kept",
                     op["index"],
                     op["target"] or "all",
                     op["cycle"],
                 )
         elif kind == "finish":
+            if key in self._foreign:
+                return
             await self._inner.finish_round(op["cycle"], op["index"], at, op["target"], op["status"])
         elif kind == "finish_cycle":
             await self._inner.finish_cycle(op["cycle"], at)

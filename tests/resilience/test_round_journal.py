@@ -45,7 +45,6 @@ async def test_offline_rounds_are_journaled_and_replayed_once(
             await ledger.start_cycle("lab", 4, later)  # a cycle id needs the database
         assert ledger.pending and ledger.offline_ops == 5
         assert not await ledger.reconcile()
-        journal = ledger.path.read_bytes()
         with ledger.path.open("ab") as f:
             f.write(b'{"op":"claim","cyc')  # a crash mid-append: never acknowledged
 
@@ -58,12 +57,18 @@ async def test_offline_rounds_are_journaled_and_replayed_once(
 
         db_rows = await store.rounds(cycle.id)
         assert rows() == [(0, "", "completed"), (1, "", "completed"), (1, "alpha", "skipped")]
-        # replaying the same journal again (a crash before it was emptied) changes nothing
-        ledger.path.write_bytes(journal)
+        # another daemon ran round 2 while this one was cut off: its record is kept
+        await asyncio.to_thread(embedded_postgres.stop, "immediate")
+        mine, theirs = T0 + timedelta(seconds=2), T0 + timedelta(seconds=3)
+        assert await ledger.claim_round(cycle.id, 2, mine, "")
+        await ledger.finish_round(cycle.id, 2, mine, "", "completed")
+        await asyncio.to_thread(embedded_postgres.start)
+        assert await store.claim_round(cycle.id, 2, theirs, "")
         assert await ledger.reconcile()
-        db_rows = await store.rounds(cycle.id)
-        assert rows() == [(0, "", "completed"), (1, "", "completed"), (1, "alpha", "skipped")]
+        (row,) = [r for r in await store.rounds(cycle.id) if r.round_index == 2]
+        assert (row.status.value, row.started_at, row.finished_at) == ("running", theirs, None)
+        assert not ledger.path.with_name("journal.jsonl.applied").exists()
         # and the next online claim continues after the offline ones
-        assert await ledger.claim_round(cycle.id, 2, later, "")
+        assert await ledger.claim_round(cycle.id, 3, later, "")
     finally:
         await store.close()
