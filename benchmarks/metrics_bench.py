@@ -5,7 +5,8 @@
 Synthetic streams (seeded): TTFT 0.2-1.0 s, TBT ~20 ms with jitter, a quarter of the requests in
 multi-token chunks, 2 % with a mid-stream stall. Work measured: build the chunk matrix from flat
 arrays, with-TTFT and decode-only scores at three decode tiers (25/50/100 ms), `D*` per request,
-and the summary (rates, SLO view, TTFT/TBT percentiles). Prints one line per phase and the total.
+and `analysis.summarize` (rates, SLO view, TTFT/TBT percentiles) as `analyze` runs it.
+Prints one line per phase and the total.
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ import time
 
 import numpy as np
 
+from monitor.metrics.analysis import summarize, table_from_matrix
 from monitor.metrics.batch import ChunkMatrix, score
 from monitor.metrics.min_deadline import min_decode_deadlines_ns
 from monitor.metrics.prefill import PrefillModel
-from monitor.metrics.quantiles import quantiles
-from monitor.metrics.rates import fluent_token_rate, tail_tbt_rate, tpot_rate
-from monitor.metrics.slo import slo_view
 
 MS = 1_000_000
 TIERS_MS = (25, 50, 100)
@@ -66,21 +65,13 @@ def main() -> None:
     lap("score 3 tiers x 2 variants")
     d_star = min_decode_deadlines_ns(m)
     lap("D* per request")
-    with_ttft = tier_counts[TIERS_MS[0]][0]
-    ttft = m.times[0]
-    span = m.times[m.n_chunks - 1, np.arange(m.requests)] - ttft
-    tpot = span / np.maximum(m.n_tokens - 1, 1)
-    diffs = np.diff(m.times, axis=0)[m.times[1:] > 0]
-    zeros = np.zeros(int((m.n_tokens - m.n_chunks).sum()), dtype=np.int64)
-    tbt = np.concatenate([zeros, diffs])
-    summary = {
-        "fluent_token_rate": fluent_token_rate(d_star),
-        "tpot_rate": tpot_rate(tpot),
-        "tail_tbt_rate": tail_tbt_rate(tbt),
-        "slo": slo_view(with_ttft),
-        "ttft": quantiles(ttft, (0.5, 0.9, 0.99)),
-        "tbt": quantiles(tbt, (0.5, 0.9, 0.99)),
-    }
+    table = table_from_matrix(
+        m,
+        probe_ids=[f"p{r}" for r in range(m.requests)],
+        outcomes=["ok"] * m.requests,
+        prompt_tokens=np.full(m.requests, 1024, dtype=np.int64),
+    )
+    summary = summarize(table, tier_counts[TIERS_MS[0]][0], d_star)
     lap("summary")
     total = time.perf_counter() - start
 
@@ -89,8 +80,8 @@ def main() -> None:
         print(f"  {name:<28} {seconds:7.3f} s")
     print(f"  {'total':<28} {total:7.3f} s  ({m.requests / total:,.0f} requests/s)")
     print(
-        f"fluent {summary['fluent_token_rate']:.1f} tok/s, TPOT-based {summary['tpot_rate']:.1f}"
-        f" tok/s, tail-TBT {summary['tail_tbt_rate']:.1f} tok/s"
+        f"fluent {summary.fluent_token_rate:.1f} tok/s, TPOT-based {summary.tpot_rate:.1f}"
+        f" tok/s, tail-TBT {summary.tail_tbt_rate:.1f} tok/s, share fluid {summary.share_fluid:.3f}"
     )
 
 

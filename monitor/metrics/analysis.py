@@ -18,8 +18,8 @@ import numpy.typing as npt
 from monitor.metrics.batch import PAD, ChunkMatrix, DeadlineCounts, score
 from monitor.metrics.min_deadline import min_decode_deadlines_ns
 from monitor.metrics.prefill import PrefillModel
-from monitor.metrics.quantiles import quantiles
-from monitor.metrics.rates import fluent_token_rate, tail_tbt_rate, tpot_rate
+from monitor.metrics.quantiles import quantiles, quantiles_with_zeros
+from monitor.metrics.rates import fluent_token_rate, tpot_rate
 from monitor.metrics.slo import slo_view
 from monitor.metrics.units import NS_PER_S, seconds_to_ns
 from monitor.trace import Outcome, Trace
@@ -57,24 +57,51 @@ class RequestTable:
     def output_tokens(self) -> Int64Array:
         return self.matrix.n_tokens
 
-    def tbt_values_ns(self, mask: npt.NDArray[np.bool_]) -> Int64Array:
-        """Every TBT value of the selected requests: chunk gaps plus a zero per extra token."""
+    def chunk_gaps_ns(self, mask: npt.NDArray[np.bool_]) -> Int64Array:
+        """Gaps between consecutive content chunks of the selected requests."""
         m = self.matrix
         if m.times.shape[0] < 2:
-            gaps = np.zeros(0, dtype=np.int64)
-        else:
-            diffs = np.diff(m.times, axis=0)
-            valid = (m.times[1:] != PAD) & mask[np.newaxis, :]
-            gaps = diffs[valid]
-        zeros = int(np.maximum(m.n_tokens - m.n_chunks, 0)[mask & (m.n_tokens > 0)].sum())
-        return np.concatenate([np.zeros(zeros, dtype=np.int64), gaps])
+            return np.zeros(0, dtype=np.int64)
+        valid = (m.times[1:] != PAD) & mask[np.newaxis, :]
+        gaps: Int64Array = (m.times[1:] - m.times[:-1])[valid]
+        return gaps
+
+    def zero_tbt_count(self, mask: npt.NDArray[np.bool_]) -> int:
+        """TBT values of 0: every token of a chunk after its first."""
+        m = self.matrix
+        return int(np.maximum(m.n_tokens - m.n_chunks, 0)[mask].sum())
+
+    def tbt_values_ns(self, mask: npt.NDArray[np.bool_]) -> Int64Array:
+        """Every TBT value of the selected requests: chunk gaps plus a zero per extra token."""
+        zeros = np.zeros(self.zero_tbt_count(mask), dtype=np.int64)
+        return np.concatenate([zeros, self.chunk_gaps_ns(mask)])
 
 
 def build_table(traces: Sequence[Trace]) -> RequestTable:
     chunks = [
         ([c.t_ns for c in t.content_chunks], [c.tokens for c in t.content_chunks]) for t in traces
     ]
-    m = ChunkMatrix.from_chunks(chunks)
+    prompt = np.array(
+        [
+            t.prompt_tokens
+            if t.prompt_tokens is not None
+            else (t.requested_prompt_tokens if t.requested_prompt_tokens is not None else 0)
+            for t in traces
+        ],
+        dtype=np.int64,
+    )
+    return table_from_matrix(
+        ChunkMatrix.from_chunks(chunks),
+        probe_ids=[t.probe_id for t in traces],
+        outcomes=[t.outcome.value for t in traces],
+        prompt_tokens=prompt,
+    )
+
+
+def table_from_matrix(
+    m: ChunkMatrix, probe_ids: list[str], outcomes: list[str], prompt_tokens: Int64Array
+) -> RequestTable:
+    """The per-request basics of an already built matrix (bulk paths skip `Trace` objects)."""
     has_tokens = m.n_tokens > 0
     cols = np.arange(m.requests)
     if m.times.shape[0]:
@@ -89,21 +116,12 @@ def build_table(traces: Sequence[Trace]) -> RequestTable:
         out=np.full(m.requests, np.nan),
         where=m.n_tokens >= 2,
     )
-    prompt = np.array(
-        [
-            t.prompt_tokens
-            if t.prompt_tokens is not None
-            else (t.requested_prompt_tokens if t.requested_prompt_tokens is not None else 0)
-            for t in traces
-        ],
-        dtype=np.int64,
-    )
     return RequestTable(
-        probe_ids=[t.probe_id for t in traces],
-        ok=np.array([t.outcome is Outcome.OK for t in traces], dtype=np.bool_),
-        outcomes=[t.outcome.value for t in traces],
+        probe_ids=probe_ids,
+        ok=np.array([o == Outcome.OK.value for o in outcomes], dtype=np.bool_),
+        outcomes=outcomes,
         matrix=m,
-        prompt_tokens=prompt,
+        prompt_tokens=prompt_tokens,
         ttft_ns=first.astype(np.int64),
         e2e_ns=last.astype(np.int64),
         tpot_ns=tpot,
@@ -203,18 +221,20 @@ def summarize(
     ok_counts = DeadlineCounts(met=with_ttft.met[ok], missed=with_ttft.missed[ok])
     slo = slo_view(ok_counts)
     has_token = ok & (table.output_tokens > 0)
+    gaps, zeros = table.chunk_gaps_ns(ok), table.zero_tbt_count(ok)
+    tbt = quantiles_with_zeros(gaps, zeros, (*PERCENTILES, 0.99))
     return Summary(
         requests=len(table.probe_ids),
         ok=int(ok.sum()),
         fluent_token_rate=fluent_token_rate(min_deadlines_ns[ok]),
         tpot_rate=tpot_rate(table.tpot_ns[ok]),
-        tail_tbt_rate=tail_tbt_rate(table.tbt_values_ns(ok)),
+        tail_tbt_rate=NS_PER_S / tbt[0.99] if tbt[0.99] else None,
         service_miss_rate=slo.service_miss_rate,
         p99_request_miss_rate=slo.p99_request_miss_rate,
         deadline_slo_met=slo.deadline_slo_met,
         share_fluid=slo.share_fluid,
         ttft_s=_percentiles_s(table.ttft_ns[has_token]),
-        tbt_s=_percentiles_s(table.tbt_values_ns(ok)),
+        tbt_s={f"p{round(q * 100)}": _seconds(tbt[q]) for q in PERCENTILES},
     )
 
 

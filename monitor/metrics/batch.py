@@ -33,15 +33,8 @@ import numpy.typing as npt
 Int64Array = npt.NDArray[np.int64]
 PAD = np.int64(-(2**62))
 FEW_REQUESTS = 32
+BUILD_BLOCK = 512
 """Below this many requests per call, scoring uses numpy's accumulate rather than a row loop."""
-
-
-def _transpose(a: Int64Array, block: int = 512) -> Int64Array:
-    """A cache-friendly transpose copy: numpy's plain `.T` copy strides through memory."""
-    out = np.empty((a.shape[1], a.shape[0]), dtype=a.dtype)
-    for start in range(0, a.shape[0], block):
-        out[:, start : start + block] = a[start : start + block].T
-    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,19 +91,28 @@ class ChunkMatrix:
         n_chunks = np.diff(offsets).astype(np.int64)
         requests = n_chunks.size
         width = int(n_chunks.max()) if requests else 0
-        # Scatter request-major (contiguous writes), then transpose once: writing position-major
-        # directly strides through memory and is ten times slower.
-        target = np.arange(times.size, dtype=np.int64)
-        target += np.repeat(np.arange(requests, dtype=np.int64) * width - offsets[:-1], n_chunks)
         running = np.cumsum(tokens) - tokens
         nonempty = n_chunks > 0
         starts = running - np.repeat(running[offsets[:-1][nonempty]], n_chunks[nonempty])
-        times_rm = np.full((requests, width), PAD, dtype=np.int64)
-        first_rm = np.zeros((requests, width), dtype=np.int64)
-        times_rm.ravel()[target] = times
-        first_rm.ravel()[target] = starts
-        times_m = _transpose(times_rm)
-        first_m = _transpose(first_rm)
+        times_m = np.empty((width, requests), dtype=np.int64)
+        first_m = np.empty((width, requests), dtype=np.int64)
+        # Block by block: scatter request-major into a cache-sized buffer (contiguous writes),
+        # then copy it transposed into place. Writing position-major directly strides through
+        # memory, and full-size request-major temporaries cost as much again in page faults.
+        for r0 in range(0, requests, BUILD_BLOCK):
+            r1 = min(r0 + BUILD_BLOCK, requests)
+            lo, hi = int(offsets[r0]), int(offsets[r1])
+            sizes = n_chunks[r0:r1]
+            target = np.arange(hi - lo, dtype=np.int64)
+            target += np.repeat(
+                np.arange(r1 - r0, dtype=np.int64) * width - (offsets[r0:r1] - lo), sizes
+            )
+            buffer = np.full((r1 - r0, width), PAD, dtype=np.int64)
+            buffer.ravel()[target] = times[lo:hi]
+            times_m[:, r0:r1] = buffer.T
+            buffer.fill(0)
+            buffer.ravel()[target] = starts[lo:hi]
+            first_m[:, r0:r1] = buffer.T
         n_tokens = np.zeros(requests, dtype=np.int64)
         if tokens.size:
             n_tokens[nonempty] = np.add.reduceat(tokens, offsets[:-1][nonempty])

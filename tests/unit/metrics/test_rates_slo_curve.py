@@ -2,9 +2,12 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.metrics.batch import ChunkMatrix, DeadlineCounts, score
 from monitor.metrics.curve import fluidity_curve
+from monitor.metrics.quantiles import quantiles_with_zeros
 from monitor.metrics.rates import fluent_token_rate, tail_tbt_rate, tpot_rate
 from monitor.metrics.slo import slo_view
 
@@ -57,3 +60,21 @@ def test_curve_crosses_at_the_steady_gap() -> None:
     # at 10 ms each gap of 30 misses 1 + (30-10)//10 = 3 deadlines and meets none
     assert points[10].p99_miss_rate == 1.0
     assert int(score(m, 10 * MS).missed[0]) == 30
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 10**10), max_size=50),
+    st.integers(0, 60),
+    st.lists(st.floats(0, 1), min_size=1, max_size=4),
+)
+def test_quantiles_with_implicit_zeros_equal_numpy(
+    values: list[int], zeros: int, qs: list[float]
+) -> None:
+    full = np.concatenate([np.zeros(zeros), np.asarray(values, dtype=np.float64)])
+    got = quantiles_with_zeros(values, zeros, qs)
+    for q in qs:
+        if full.size == 0:
+            assert got[q] is None
+        else:
+            assert got[q] == pytest.approx(float(np.quantile(full, q)), rel=1e-12, abs=1e-6)
