@@ -8,40 +8,18 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor.sim import RunningSimulator, start_simulator
-from tests.fixtures.database import scratch_database
+from monitor.sim import RunningSimulator
 
 CLI = [sys.executable, "-c", "from monitor.cli import main; main()"]
 SERVING = "serving metrics at "
-
-
-@pytest.fixture
-def e2e_database_url() -> Iterator[str]:
-    """A fresh, empty database: the daemon migrates it itself, as in production."""
-    with scratch_database("etalon_e2e") as url:
-        yield url
-
-
-@pytest.fixture
-async def sims() -> AsyncIterator[dict[str, RunningSimulator]]:
-    started = {
-        "alpha": await start_simulator(profile="test", seed=1),
-        "beta": await start_simulator(profile="test", seed=2),
-    }
-    try:
-        yield started
-    finally:
-        for sim in started.values():
-            await sim.stop()
 
 
 def write_config(

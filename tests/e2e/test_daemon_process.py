@@ -40,9 +40,9 @@ async def rounds_of(url: str) -> list[tuple[int, str, int]]:
 
 
 async def test_cycle_metrics_match_analyze_and_sigterm_exits_0(
-    tmp_path: Path, e2e_database_url: str, sims: dict[str, RunningSimulator]
+    tmp_path: Path, fresh_database_url: str, sims: dict[str, RunningSimulator]
 ) -> None:
-    config = write_config(tmp_path / "etalon.yaml", e2e_database_url, sims)
+    config = write_config(tmp_path / "etalon.yaml", fresh_database_url, sims)
     completed = {"region": "lab", "status": "completed"}
     async with daemon_process("--config", str(config)) as daemon:
 
@@ -50,12 +50,12 @@ async def test_cycle_metrics_match_analyze_and_sigterm_exits_0(
             return await daemon.sample("etalon_rounds_total", completed) == 3
 
         await eventually(cycle_done)
-        assert await rounds_of(e2e_database_url) == [
+        assert await rounds_of(fresh_database_url) == [
             (0, "completed", PROBES_PER_ROUND),
             (1, "completed", PROBES_PER_ROUND),
             (2, "completed", PROBES_PER_ROUND),
         ]
-        store = await Store.open(e2e_database_url, pool_size=1)
+        store = await Store.open(fresh_database_url, pool_size=1)
         try:
             traces = await store.traces()
         finally:
@@ -117,10 +117,10 @@ async def test_cycle_metrics_match_analyze_and_sigterm_exits_0(
 
 
 async def test_restart_mid_cycle_continues_without_duplicates(
-    tmp_path: Path, e2e_database_url: str, sims: dict[str, RunningSimulator]
+    tmp_path: Path, fresh_database_url: str, sims: dict[str, RunningSimulator]
 ) -> None:
     # four rounds, so that the first daemon is surely stopped mid-cycle
-    config = write_config(tmp_path / "etalon.yaml", e2e_database_url, sims, rounds_per_cycle=4)
+    config = write_config(tmp_path / "etalon.yaml", fresh_database_url, sims, rounds_per_cycle=4)
     completed = {"region": "lab", "status": "completed"}
     async with daemon_process("--config", str(config)) as first:
 
@@ -130,7 +130,7 @@ async def test_restart_mid_cycle_continues_without_duplicates(
         await eventually(one_round)
         first.signal(signal.SIGTERM)
         assert await first.wait_exit(20) == 0, first.output
-    done_before = len(await rounds_of(e2e_database_url))
+    done_before = len(await rounds_of(fresh_database_url))
     assert 1 <= done_before < 4
     async with daemon_process("--config", str(config)) as second:
 
@@ -141,21 +141,21 @@ async def test_restart_mid_cycle_continues_without_duplicates(
         await eventually(rest_of_cycle)
         second.signal(signal.SIGTERM)
         assert await second.wait_exit(20) == 0, second.output
-    assert await rounds_of(e2e_database_url) == [
+    assert await rounds_of(fresh_database_url) == [
         (i, "completed", PROBES_PER_ROUND) for i in range(4)
     ]
 
 
 async def test_killed_leader_is_replaced_by_the_standby_within_seconds(
-    tmp_path: Path, e2e_database_url: str, sims: dict[str, RunningSimulator]
+    tmp_path: Path, fresh_database_url: str, sims: dict[str, RunningSimulator]
 ) -> None:
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     config_a = write_config(
-        tmp_path / "a" / "etalon.yaml", e2e_database_url, sims, rounds_per_cycle=6
+        tmp_path / "a" / "etalon.yaml", fresh_database_url, sims, rounds_per_cycle=6
     )
     config_b = write_config(
-        tmp_path / "b" / "etalon.yaml", e2e_database_url, sims, rounds_per_cycle=6
+        tmp_path / "b" / "etalon.yaml", fresh_database_url, sims, rounds_per_cycle=6
     )
     region = {"region": "lab"}
     completed = {"region": "lab", "status": "completed"}
@@ -184,13 +184,13 @@ async def test_killed_leader_is_replaced_by_the_standby_within_seconds(
             assert time.monotonic() - killed_at < 5  # poll 0.2 s; the lock frees with the socket
 
             async def cycle_done() -> bool:
-                rounds = await rounds_of(e2e_database_url)
+                rounds = await rounds_of(fresh_database_url)
                 return len(rounds) == 6 and all(s != "running" for _, s, _ in rounds)
 
             await eventually(cycle_done)
             standby.signal(signal.SIGTERM)
             assert await standby.wait_exit(20) == 0, standby.output
-    rounds = await rounds_of(e2e_database_url)
+    rounds = await rounds_of(fresh_database_url)
     assert [i for i, _, _ in rounds] == list(range(6))  # each round once, none skipped over
     for _, status, probes in rounds:
         # a round the killed leader was in is closed as failed by the new leader, not re-run

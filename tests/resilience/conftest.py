@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
-import pytest
 from sqlalchemy import text
 
-from monitor.sim import RunningSimulator, start_simulator
 from monitor.store import Store
 from monitor.trace import Trace
-from tests.fixtures.database import scratch_database
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,24 +51,3 @@ def request_id(trace: Trace) -> str:
     value = trace.meta["headers"]["x-request-id"]
     assert isinstance(value, str)
     return value
-
-
-@pytest.fixture
-async def sims() -> AsyncIterator[dict[str, RunningSimulator]]:
-    """Two simulated vendors (`test` profile), `alpha` and `beta`."""
-    started = {
-        "alpha": await start_simulator(profile="test", seed=1),
-        "beta": await start_simulator(profile="test", seed=2),
-    }
-    try:
-        yield started
-    finally:
-        for sim in started.values():
-            await sim.stop()
-
-
-@pytest.fixture
-def fresh_database_url() -> Iterator[str]:
-    """A fresh, empty database on the test server: the daemon migrates it itself."""
-    with scratch_database("etalon_res") as url:
-        yield url

@@ -13,7 +13,7 @@ import pytest
 
 from monitor.config import Settings
 from monitor.daemon import Daemon, Served
-from monitor.sim import RunningSimulator, start_simulator
+from monitor.sim import RunningSimulator
 from monitor.sim.profiles import PRESETS, Profile
 
 FAST_SCHEDULE: dict[str, Any] = {
@@ -90,19 +90,6 @@ async def running_daemon(settings: Settings) -> AsyncIterator[RunningDaemon]:
         if not task.done():
             daemon.request_stop()
             await asyncio.wait_for(task, 30)
-
-
-@pytest.fixture
-async def sims() -> AsyncIterator[dict[str, RunningSimulator]]:
-    started = {
-        "alpha": await start_simulator(profile="test", seed=1),
-        "beta": await start_simulator(profile="test", seed=2),
-    }
-    try:
-        yield started
-    finally:
-        for sim in started.values():
-            await sim.stop()
 
 
 @pytest.fixture
