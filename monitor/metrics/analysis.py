@@ -19,7 +19,7 @@ from monitor.metrics.batch import PAD, ChunkMatrix, DeadlineCounts, score
 from monitor.metrics.min_deadline import min_decode_deadlines_ns
 from monitor.metrics.prefill import PrefillModel
 from monitor.metrics.quantiles import quantiles, quantiles_with_zeros
-from monitor.metrics.rates import fluent_token_rate, tpot_rate
+from monitor.metrics.rates import fluent_token_rate, tail_tbt_rate, tpot_rate
 from monitor.metrics.slo import slo_view
 from monitor.metrics.units import NS_PER_S, seconds_to_ns
 from monitor.trace import Outcome, Trace
@@ -77,19 +77,18 @@ class RequestTable:
         return np.concatenate([zeros, self.chunk_gaps_ns(mask)])
 
 
+def prompt_length(t: Trace) -> int:
+    """`P` of the prefill model: the prompt tokens the server counted, else those requested."""
+    if t.prompt_tokens is not None:
+        return t.prompt_tokens
+    return t.requested_prompt_tokens if t.requested_prompt_tokens is not None else 0
+
+
 def build_table(traces: Sequence[Trace]) -> RequestTable:
     chunks = [
         ([c.t_ns for c in t.content_chunks], [c.tokens for c in t.content_chunks]) for t in traces
     ]
-    prompt = np.array(
-        [
-            t.prompt_tokens
-            if t.prompt_tokens is not None
-            else (t.requested_prompt_tokens if t.requested_prompt_tokens is not None else 0)
-            for t in traces
-        ],
-        dtype=np.int64,
-    )
+    prompt = np.array([prompt_length(t) for t in traces], dtype=np.int64)
     return table_from_matrix(
         ChunkMatrix.from_chunks(chunks),
         probe_ids=[t.probe_id for t in traces],
@@ -140,18 +139,14 @@ def decode_deadlines_ns(traces: Sequence[Trace], options: AnalysisOptions) -> In
 
 
 def prefill_deadlines_ns(traces: Sequence[Trace], options: AnalysisOptions) -> Int64Array:
-    def one(t: Trace, prompt: int) -> int:
+    def one(t: Trace) -> int:
         if options.prefill is not None:
-            return options.prefill.deadline_ns(prompt)
+            return options.prefill.deadline_ns(prompt_length(t))
         if t.deadlines is not None and t.deadlines.prefill_s is not None:
             return seconds_to_ns(t.deadlines.prefill_s)
-        return options.default_prefill.deadline_ns(prompt)
+        return options.default_prefill.deadline_ns(prompt_length(t))
 
-    table_prompts = [
-        t.prompt_tokens if t.prompt_tokens is not None else (t.requested_prompt_tokens or 0)
-        for t in traces
-    ]
-    return np.array([one(t, p) for t, p in zip(traces, table_prompts, strict=True)], dtype=np.int64)
+    return np.array([one(t) for t in traces], dtype=np.int64)
 
 
 def _seconds(ns: float | None) -> float | None:
@@ -222,13 +217,13 @@ def summarize(
     slo = slo_view(ok_counts)
     has_token = ok & (table.output_tokens > 0)
     gaps, zeros = table.chunk_gaps_ns(ok), table.zero_tbt_count(ok)
-    tbt = quantiles_with_zeros(gaps, zeros, (*PERCENTILES, 0.99))
+    tbt = quantiles_with_zeros(gaps, zeros, PERCENTILES)
     return Summary(
         requests=len(table.probe_ids),
         ok=int(ok.sum()),
         fluent_token_rate=fluent_token_rate(min_deadlines_ns[ok]),
         tpot_rate=tpot_rate(table.tpot_ns[ok]),
-        tail_tbt_rate=NS_PER_S / tbt[0.99] if tbt[0.99] else None,
+        tail_tbt_rate=tail_tbt_rate(gaps, zeros),
         service_miss_rate=slo.service_miss_rate,
         p99_request_miss_rate=slo.p99_request_miss_rate,
         deadline_slo_met=slo.deadline_slo_met,

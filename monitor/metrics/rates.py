@@ -8,7 +8,7 @@ TPOT-based rate a vendor advertises, because averages hide stalls. Example: `D*`
 import numpy as np
 import numpy.typing as npt
 
-from monitor.metrics.quantiles import quantile
+from monitor.metrics.quantiles import quantile, quantiles_with_zeros
 from monitor.metrics.units import NS_PER_S
 
 
@@ -29,6 +29,7 @@ def tpot_rate(tpots_ns: npt.ArrayLike) -> float | None:
     return _inverse(float(t.mean())) if t.size else None
 
 
-def tail_tbt_rate(tbts_ns: npt.ArrayLike) -> float | None:
-    """`1 / Q_0.99` of every TBT value of every request."""
-    return _inverse(quantile(tbts_ns, 0.99))
+def tail_tbt_rate(tbts_ns: npt.ArrayLike, zeros: int = 0) -> float | None:
+    """`1 / Q_0.99` of every TBT value of every request; `zeros` more TBT values of 0 (the tokens
+    inside multi-token chunks) may be given as a count instead of in the array."""
+    return _inverse(quantiles_with_zeros(tbts_ns, zeros, (0.99,))[0.99])
