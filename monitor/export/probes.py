@@ -12,11 +12,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Final
 
-import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitor.export.labels import OUTCOMES, PROBE_LABELS, workload_label
-from monitor.metrics.analysis import analyze, build_table
+from monitor.metrics.analysis import analyze
+from monitor.metrics.arrivals import token_arrivals
+from monitor.metrics.latency import inter_chunk_ns, tbt_ns
 from monitor.metrics.units import NS_PER_S
 from monitor.trace import Outcome, Trace
 
@@ -155,11 +156,11 @@ class ProbeMetrics:
         nonfluid = self.nonfluid.labels(*base)
         if 10 * row.missed_deadlines > row.total_deadlines:
             nonfluid.inc()
-        times = [c.t_ns for c in trace.content_chunks]
+        chunks = trace.content_chunks
+        times = [c.t_ns for c in chunks]
         icl = self.icl.labels(*base)
-        for gap in np.diff(np.asarray(times, dtype=np.int64)):
+        for gap in inter_chunk_ns(times):
             icl.observe(int(gap) / NS_PER_S)
         tbt = self.tbt.labels(*base)
-        table = build_table([trace])
-        for value in table.tbt_values_ns(np.ones(1, dtype=np.bool_)):
+        for value in tbt_ns(token_arrivals(times, [c.tokens for c in chunks])):
             tbt.observe(int(value) / NS_PER_S)
