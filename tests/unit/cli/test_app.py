@@ -1,0 +1,50 @@
+"""The command group: every listed command exists, and help/version import nothing heavy."""
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from monitor.cli import app
+from monitor.cli.app import COMMANDS
+
+runner = CliRunner()
+
+# Modules that cost most of a second to import; `--help` and `--version` must not load them.
+HEAVY = ("numpy", "sqlalchemy", "aiohttp", "alembic", "pydantic_settings", "monitor.daemon")
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_each_listed_command_loads_and_has_help(name: str) -> None:
+    result = runner.invoke(app, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"etalon-monitor {name}" in result.output
+
+
+def test_top_level_help_lists_every_command_with_its_summary() -> None:
+    result = runner.invoke(app, ["-h"])
+    assert result.exit_code == 0
+    for name, command in COMMANDS.items():
+        assert name in result.output
+        assert command.summary[:30] in result.output.replace("\n", " ")
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["--version"]])
+def test_help_and_version_import_no_heavy_module(args: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from monitor.cli import app\n"
+        f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+
+
+def test_version_names_the_distribution() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("etalon-monitor ")
