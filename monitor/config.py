@@ -34,7 +34,16 @@ from monitor.providers import APIS, PROVIDERS
 
 ENV_PREFIX = "ETALON_"
 CONFIG_ENV = "ETALON_CONFIG"
-DEFAULT_DATA_DIR = Path(".etalon")
+
+
+def _default_data_dir() -> Path:
+    """One place per user, whatever the working directory: the demo's data and every later
+    `report` or `export` must find the same embedded database (XDG state directory)."""
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "etalon-monitor"
+
+
+DEFAULT_DATA_DIR = _default_data_dir()
 DEFAULT_EVERY_S = 3600.0
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")

@@ -85,7 +85,7 @@ def current(config: ConfigOption = None) -> None:
 
 
 async def _recompute(settings: Settings, force: bool) -> int:
-    async with open_store(settings, upgrade=False) as store:
+    async with open_store(settings, upgrade=False, create=False) as store:
         total = await store.count() if force else await stale_count(store.engine)
         with progress_bar("recompute", total) as advance:
             return await store.recompute(force=force, progress=advance)

@@ -80,7 +80,7 @@ async def _from_store(
     targets: list[str] | None,
     cycle: int | None,
 ) -> Loaded:
-    async with open_store(settings, upgrade=False) as store:
+    async with open_store(settings, upgrade=False, create=False) as store:
         return await load_store(
             store.engine, since=since, until=until, targets=targets, cycle=cycle
         )

@@ -97,7 +97,7 @@ async def _export(
     targets: list[str] | None,
 ) -> int:
     written = 0
-    async with open_store(settings) as store:
+    async with open_store(settings, create=False) as store:
         total = await store.count(since, until, targets)
         with progress_bar("export", total) as advance:
             async for trace in store.iter_traces(since, until, targets):

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 from monitor.config import Settings
 from monitor.store import migrate
-from monitor.store.embedded import EmbeddedPostgres
+from monitor.store.embedded import EmbeddedError, EmbeddedPostgres
 from monitor.store.store import Store
 
 EMBEDDED_DIR = "postgres"
@@ -23,13 +23,28 @@ def embedded_server(settings: Settings) -> EmbeddedPostgres:
     return EmbeddedPostgres(settings.data_dir / EMBEDDED_DIR)
 
 
+def missing_database(settings: Settings) -> EmbeddedError:
+    """Why a reading command found nothing: no daemon has written to this data directory."""
+    return EmbeddedError(
+        f"no monitor database in {settings.data_dir}: `etalon-monitor run` has not stored any "
+        "probe with this data directory. Run the daemon first, or point ETALON_DATA_DIR (or "
+        "database.url in --config) at the monitor's data."
+    )
+
+
 @contextmanager
-def database_url(settings: Settings) -> Iterator[str]:
-    """Yield a SQLAlchemy URL; `EmbeddedError` (naming the ways forward) when none is possible."""
+def database_url(settings: Settings, *, create: bool = True) -> Iterator[str]:
+    """Yield a SQLAlchemy URL; `EmbeddedError` (naming the ways forward) when none is possible.
+
+    `create=False` is for commands that only read: they must not initialise an empty embedded
+    server in a data directory the daemon never used and then report that it is empty.
+    """
     if settings.database.url is not None:
         yield settings.database.url.get_secret_value()
         return
     server = embedded_server(settings)
+    if not create and not server.initialized():
+        raise missing_database(settings)
     started_here = not server.running()
     url = server.start()
     try:
@@ -40,10 +55,12 @@ def database_url(settings: Settings) -> Iterator[str]:
 
 
 @asynccontextmanager
-async def open_store(settings: Settings, *, upgrade: bool | None = None) -> AsyncIterator[Store]:
+async def open_store(
+    settings: Settings, *, upgrade: bool | None = None, create: bool = True
+) -> AsyncIterator[Store]:
     """A connected `Store`; upgrades the schema when `upgrade_on_start` (or `upgrade`) says so."""
     db = settings.database
-    manager = database_url(settings)
+    manager = database_url(settings, create=create)
     url = await asyncio.to_thread(manager.__enter__)
     try:
         store = await Store.open(url, store_text=db.store_text, retention_days=db.retention_days)
