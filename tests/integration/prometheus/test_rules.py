@@ -35,10 +35,25 @@ def _alerts() -> dict[str, dict[str, Any]]:
     return out
 
 
-def test_config_is_valid_and_loads_the_rules() -> None:
-    done = _run(promtool(), "check", "config", "prometheus.yml")
+@pytest.mark.parametrize("config", ["prometheus.yml", "prometheus.local.yml"])
+def test_config_is_valid_and_loads_the_rules(config: str) -> None:
+    done = _run(promtool(), "check", "config", config)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "SUCCESS: 2 rule files found" in done.stdout
+    assert f"SUCCESS: {len(list(RULES_DIR.glob('*.yml')))} rule files found" in done.stdout
+
+
+def test_local_config_is_the_compose_one_on_loopback() -> None:
+    def load(name: str) -> str:
+        return (RULES_DIR.parent / name).read_text(encoding="utf-8")
+
+    compose = yaml.safe_load(load("prometheus.yml"))
+    local = yaml.safe_load(
+        load("prometheus.local.yml")
+        .replace("127.0.0.1:9093", "alertmanager:9093")
+        .replace("127.0.0.1:9464", "monitor:9464")
+        .replace("127.0.0.1:9090", "localhost:9090")
+    )
+    assert local == compose
 
 
 def test_rules_are_valid() -> None:
