@@ -102,6 +102,15 @@ class MaintenanceResult:
     created: list[str]
     dropped: list[str]
 
+    def __str__(self) -> str:
+        """The log line's words: what changed, or that nothing did."""
+        parts = [
+            f"{verb} {len(names)} ({', '.join(names)})"
+            for verb, names in (("created", self.created), ("dropped", self.dropped))
+            if names
+        ]
+        return "; ".join(parts) or "nothing to create or drop"
+
 
 async def maintain(
     conn: AsyncConnection, now: datetime, retention_days: int, days_ahead: int = DAYS_AHEAD
