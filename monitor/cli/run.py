@@ -17,7 +17,7 @@ from typing import Annotated, Any, Final
 import typer
 
 from monitor.cli.app import app
-from monitor.config import ConfigError, Settings, config_path, load
+from monitor.config import DEFAULT_DATA_DIR, ConfigError, Exporter, Settings, config_path, load
 from monitor.probe.eventloop import run as run_loop
 
 DEMO_VENDORS: Final = (("demo-fast", "fast"), ("demo-chunky", "chunky"), ("demo-stally", "stally"))
@@ -68,7 +68,18 @@ async def _main(settings: Settings | None) -> int:
     return 0
 
 
-@app.command()
+HELP = (
+    "Run the monitor: scheduled probe rounds, storage, and Prometheus metrics.\n\n"
+    "With no --config (and no ETALON_CONFIG) it runs the demo: simulated vendors "
+    f"{', '.join(name for name, _ in DEMO_VENDORS)} on loopback, a round every "
+    f"{DEMO_SCHEDULE['every']}, metrics at "
+    f"http://{Exporter.model_fields['listen'].default}/metrics "
+    f"(ETALON_EXPORTER__LISTEN moves it) and the embedded PostgreSQL in {DEFAULT_DATA_DIR} "
+    "(ETALON_DATA_DIR moves it). Ctrl-C or SIGTERM stops it after the probes in flight."
+)
+
+
+@app.command(help=HELP)
 def run(
     config: Annotated[
         Path | None,
@@ -76,7 +87,7 @@ def run(
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Run the monitor: scheduled probe rounds, storage, and Prometheus metrics."""
+    """The daemon, or the demo without a config (help text: `HELP` above)."""
     path = config_path(config)
     try:
         settings = load(config)

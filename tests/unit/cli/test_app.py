@@ -48,3 +48,20 @@ def test_version_names_the_distribution() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0
     assert result.output.startswith("etalon-monitor ")
+
+
+def test_run_help_says_where_the_demo_serves_and_keeps_data() -> None:
+    from monitor.config import DEFAULT_DATA_DIR  # noqa: PLC0415
+
+    text = " ".join(runner.invoke(app, ["run", "--help"]).output.split())
+    assert "http://127.0.0.1:9464/metrics" in text
+    assert str(DEFAULT_DATA_DIR) in text
+
+
+def test_simulate_help_names_every_profile_and_fault() -> None:
+    from monitor.sim import PRESETS  # noqa: PLC0415
+    from monitor.sim.faults import Fault  # noqa: PLC0415
+
+    text = " ".join(runner.invoke(app, ["simulate", "--help"]).output.split())
+    for name in [*PRESETS, *Fault]:
+        assert name in text, name
