@@ -33,6 +33,12 @@ class DaemonMetrics:
         self.spool_depth = Gauge(
             "etalon_spool_depth", "Traces waiting in the local spool.", registry=registry
         )
+        self.spool_dropped = Counter(
+            "etalon_spool_dropped",
+            "Traces lost: neither the database nor the spool's disk took them, and the memory "
+            "bound was reached.",
+            registry=registry,
+        )
         self.scheduler_lag = Gauge(
             "etalon_scheduler_lag_seconds",
             "How late the last round started.",
