@@ -144,6 +144,7 @@ class Daemon:
         self._db_state = "starting"
         self._role = Role.STANDBY
         self._writer: SpoolingWriter | None = None
+        self._ledger: JournaledLedger | None = None
         self._backoff = Backoff(monotonic, settings.schedule.backoff_default_s)
         self._maintained_at = monotonic()
         self._mine = {(n, settings.target_region(n)) for n in settings.targets}
@@ -159,12 +160,13 @@ class Daemon:
     def readiness(self) -> Readiness:
         """Not ready while the database is down or the spool's disk refuses writes; each check
         names its own cause, so a full disk is never reported as a database outage."""
-        writer = self._writer
-        spool = "ok"
-        if writer is not None and writer.disk_error is not None:
-            spool = f"{writer.disk_error} ({writer.held} trace(s) held in memory)"
-        checks = {"database": self._db_state, "spool": spool, "scheduler": self._role.value}
-        return Readiness(self._db_state == "ok" and spool == "ok", checks)
+        disk = "ok"
+        if self._writer is not None and self._writer.disk_error is not None:
+            disk = f"{self._writer.disk_error} ({self._writer.held} trace(s) held in memory)"
+        elif self._ledger is not None and self._ledger.disk_error is not None:
+            disk = self._ledger.disk_error
+        checks = {"database": self._db_state, "disk": disk, "scheduler": self._role.value}
+        return Readiness(self._db_state == "ok" and disk == "ok", checks)
 
     def request_stop(self) -> None:
         self.stop_requested.set()
@@ -200,7 +202,7 @@ class Daemon:
                     ready=ledger.reconcile,
                     on_drop=self.daemon_metrics.spool_dropped.inc,
                 )
-                self._writer = writer
+                self._writer, self._ledger = writer, ledger
                 self.daemon_metrics.spool_depth.set(writer.depth)
                 session = await stack.enter_async_context(make_session(self._session_size()))
                 tokenizer = get_tokenizer()

@@ -63,6 +63,8 @@ class JournaledLedger:
         """Rounds whose offline claim lost to another daemon's (their finishes are not replayed)."""
         self.offline_ops = 0
         """Ledger changes this process recorded offline (for logs and tests)."""
+        self.disk_error: str | None = None
+        """Why the journal could not be written, until a write or a full replay succeeds."""
 
     # ----------------------------------------------------------------- journal
 
@@ -77,12 +79,14 @@ class JournaledLedger:
             try:
                 await asyncio.to_thread(self._log.append, [*self._unwritten, op])
             except LogWriteError as e:
+                self.disk_error = str(e)
                 if must_persist:
                     raise
                 log.error("ledger: %s; change kept in memory until it can be replayed", e)
                 self._unwritten.append(op)
             else:
                 self._unwritten.clear()
+                self.disk_error = None
             self.offline_ops += 1
 
     async def reconcile(self) -> bool:
@@ -111,6 +115,7 @@ class JournaledLedger:
             except StoreUnavailable:
                 return False
             self._foreign.clear()
+            self.disk_error = None
             log.warning(
                 "ledger: %d change(s) made during the outage written to the database", applied
             )
