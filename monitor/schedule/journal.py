@@ -125,7 +125,9 @@ class JournaledLedger:
         try:
             await self._apply(op)
         except (KeyError, TypeError, ValueError) as e:
-            self._log.quarantine(encode(op), start, f"not a journal op: {e!r}")
+            await asyncio.to_thread(
+                self._log.quarantine, encode(op), start, f"not a journal op: {e!r}"
+            )
             return False
         return True
 
