@@ -490,6 +490,8 @@ class Daemon:
             log.warning(
                 "ledger: changes made during the outage kept in %s for the next start", ledger.path
             )
+        await ledger.close()
         if writer.depth:
             replayed = await writer.drain()
             log.info("spool: %d trace(s) stored at shutdown, %d left", replayed, writer.depth)
+        await writer.close()

@@ -187,7 +187,9 @@ class AppendLog:
             self._consumed = end
             if self._consumed >= self._size:
                 try:
-                    os.truncate(self.path, 0)
+                    with self.path.open("r+b") as f:
+                        f.truncate(0)
+                        os.fsync(f.fileno())
                 except FileNotFoundError:
                     pass
                 except OSError as e:

@@ -121,6 +121,23 @@ class JournaledLedger:
             )
             return True
 
+    async def close(self) -> None:
+        """At shutdown: changes held in memory go to the journal if the disk takes them now
+        (the next start replays them); otherwise they are lost, and logged as such."""
+        async with self._lock:
+            if not self._unwritten:
+                return
+            try:
+                await asyncio.to_thread(self._log.append, self._unwritten)
+            except LogWriteError as e:
+                log.error(
+                    "ledger: %d change(s) lost at shutdown (%s); those rounds stay running until "
+                    "the next start marks them failed",
+                    len(self._unwritten),
+                    e,
+                )
+            self._unwritten.clear()
+
     async def _apply_or_quarantine(self, op: dict[str, Any], start: int) -> bool:
         try:
             await self._apply(op)

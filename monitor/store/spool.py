@@ -311,6 +311,21 @@ class SpoolingWriter:
             self.disk_error = None
         return stored
 
+    async def close(self) -> None:
+        """At shutdown: held traces go to the spool if the disk takes them; the rest are lost,
+        and counted and logged as such."""
+        async with self._append_lock:
+            await self._spool_held()
+            lost = len(self._held)
+            if lost:
+                self._held.clear()
+                self.dropped += lost
+                log.error(
+                    "spool: %d trace(s) held in memory lost at shutdown (%s)", lost, self.disk_error
+                )
+                if self._on_drop is not None:
+                    self._on_drop(lost)
+
     async def _may_write(self) -> bool:
         """False (a failed write, counted) while `ready` says the database cannot take traces."""
         if self._ready is None or await self._ready():

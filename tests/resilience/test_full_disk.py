@@ -230,3 +230,19 @@ async def test_a_daemon_whose_data_dir_fills_up_recovers_without_a_restart(
     assert all(r.status == "completed" for r in rows), rows
     per_target = sum(r.probes for r in rows if r.target)
     assert per_target == len(traces)
+
+
+async def test_traces_still_held_at_shutdown_are_counted_as_dropped(tiny_disk: TinyDisk) -> None:
+    # nothing listens on port 1: a real refused connection, the database is unavailable
+    store = await Store.open("postgresql+psycopg://postgres@127.0.0.1:1/none", connect_timeout_s=1)
+    try:
+        drops: list[int] = []
+        writer = SpoolingWriter(store, Spool(tiny_disk.root / "spool"), on_drop=drops.append)
+        tiny_disk.fill(free_pages=0)
+        for t in trace_stream(3, prefix="s"):
+            await writer.write(t)
+        assert (writer.held, writer.dropped) == (3, 0)
+        await writer.close()
+        assert (writer.held, writer.dropped, sum(drops)) == (0, 3, 3)
+    finally:
+        await store.close()
