@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from importlib import metadata
 
 from aiohttp import web
@@ -54,15 +55,13 @@ from monitor.probe.tokens import Tokenizer, get_tokenizer
 from monitor.schedule import (
     AdvisoryLeader,
     Backoff,
-    CycleInfo,
     JournaledLedger,
     ProbeJob,
-    RoundInfo,
     RoundRunner,
     RoundScheduler,
 )
 from monitor.schedule.triggers import interval_s
-from monitor.store import RoundRef, RoundStatus, Store, is_unavailable
+from monitor.store import Store, StoreUnavailable
 from monitor.store.connect import open_store
 from monitor.store.embedded import EmbeddedError
 from monitor.store.spool import Spool, SpoolingWriter
@@ -86,44 +85,19 @@ class StartupError(RuntimeError):
     """The daemon cannot start (port taken, database unreachable); the message says which."""
 
 
-def _reason(exc: BaseException) -> str:
-    """First line of a driver error: says what failed without the URL (never a password)."""
-    inner = getattr(exc, "orig", None) or exc
-    text = str(inner).strip().splitlines()
-    return text[0][:200] if text else type(inner).__name__
+class Role(StrEnum):
+    """What this daemon does in its region (readiness shows it)."""
 
+    STANDBY = "standby"
+    LEADER = "leader"
+    DEGRADED = "leader (degraded)"
+    """Leading without the database: rounds go on, probes to the spool, bookkeeping to the
+    journal."""
+    DONE = "leader (cycles done)"
 
-class StoreLedger:
-    """The store's round ledger, seen through the scheduler's protocol (statuses as strings)."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    async def current_cycle(self, region: str) -> CycleInfo | None:
-        return await self._store.current_cycle(region)
-
-    async def start_cycle(
-        self, region: str, rounds_planned: int, started_at: datetime
-    ) -> CycleInfo:
-        return await self._store.start_cycle(region, rounds_planned, started_at)
-
-    async def finish_cycle(self, cycle_id: int, finished_at: datetime) -> None:
-        await self._store.finish_cycle(cycle_id, finished_at)
-
-    async def claim_round(
-        self, cycle_id: int, round_index: int, started_at: datetime, target: str
-    ) -> bool:
-        return await self._store.claim_round(cycle_id, round_index, started_at, target)
-
-    async def finish_round(
-        self, cycle_id: int, round_index: int, finished_at: datetime, target: str, status: str
-    ) -> None:
-        await self._store.finish_round(
-            cycle_id, round_index, finished_at, target, RoundStatus(status)
-        )
-
-    async def rounds(self, cycle_id: int) -> list[RoundInfo]:
-        return [*await self._store.rounds(cycle_id)]
+    @property
+    def leads(self) -> bool:
+        return self is not Role.STANDBY
 
 
 def lock_conninfo(sqlalchemy_url: str) -> str:
@@ -168,7 +142,9 @@ class Daemon:
         self.daemon_metrics = DaemonMetrics(self.registry, version(), settings.region)
         self._snapshot = WindowSnapshot()
         self._db_state = "starting"
-        self._role = "standby"
+        self._role = Role.STANDBY
+        self._writer: SpoolingWriter | None = None
+        self._ledger: JournaledLedger | None = None
         self._backoff = Backoff(monotonic, settings.schedule.backoff_default_s)
         self._maintained_at = monotonic()
         self._mine = {(n, settings.target_region(n)) for n in settings.targets}
@@ -182,8 +158,15 @@ class Daemon:
         return self._snapshot
 
     def readiness(self) -> Readiness:
-        checks = {"database": self._db_state, "scheduler": self._role}
-        return Readiness(self._db_state == "ok", checks)
+        """Not ready while the database is down or the spool's disk refuses writes; each check
+        names its own cause, so a full disk is never reported as a database outage."""
+        disk = "ok"
+        if self._writer is not None and self._writer.disk_error is not None:
+            disk = f"{self._writer.disk_error} ({self._writer.held} trace(s) held in memory)"
+        elif self._ledger is not None and self._ledger.disk_error is not None:
+            disk = self._ledger.disk_error
+        checks = {"database": self._db_state, "disk": disk, "scheduler": self._role.value}
+        return Readiness(self._db_state == "ok" and disk == "ok", checks)
 
     def request_stop(self) -> None:
         self.stop_requested.set()
@@ -208,20 +191,18 @@ class Daemon:
                     store = await stack.enter_async_context(open_store(self.settings))
                 except EmbeddedError as e:
                     raise StartupError(str(e)) from None
-                except Exception as e:
-                    if not is_unavailable(e):
-                        raise
-                    raise StartupError(f"database unreachable: {_reason(e)}") from None
+                except StoreUnavailable as e:
+                    raise StartupError(f"database unreachable: {e.reason}") from None
                 self._db_state = "ok"
-                ledger = JournaledLedger(
-                    StoreLedger(store), self.settings.data_dir / LEDGER_DIR, is_unavailable
-                )
+                ledger = JournaledLedger(store, self.settings.data_dir / LEDGER_DIR)
                 writer = SpoolingWriter(
                     store,
                     Spool(self.settings.data_dir / SPOOL_DIR),
                     on_write_error=lambda _e: self.daemon_metrics.db_write_errors.inc(),
                     ready=ledger.reconcile,
+                    on_drop=self.daemon_metrics.spool_dropped.inc,
                 )
+                self._writer, self._ledger = writer, ledger
                 self.daemon_metrics.spool_depth.set(writer.depth)
                 session = await stack.enter_async_context(make_session(self._session_size()))
                 tokenizer = get_tokenizer()
@@ -322,14 +303,12 @@ class Daemon:
                 try:
                     await self._register_targets(store)
                     await self._maintain(store)
-                except Exception as e:
-                    if not is_unavailable(e):
-                        raise
-                    log.warning("database lost right after taking the lead: %s", _reason(e))
+                except StoreUnavailable as e:
+                    log.warning("database lost right after taking the lead: %s", e.reason)
                     await leader.release()
                     await self._first(asyncio.sleep(s.schedule.leader_poll_s))
                     continue
-                self._role = "leader"
+                self._role = Role.LEADER
                 self.leading.set()
                 self.daemon_metrics.set_leader(True)
                 scheduler = RoundScheduler(
@@ -347,7 +326,7 @@ class Daemon:
                 finally:
                     await scheduler.stop(s.schedule.stop_grace_s)
                     finished.cancel()
-                    self._role = "standby"
+                    self._role = Role.STANDBY
                     self.leading.clear()
                     self.daemon_metrics.set_leader(False)
                     self._snapshot = WindowSnapshot()
@@ -357,7 +336,7 @@ class Daemon:
                         "%d cycle(s) complete; probing stopped, still serving until stopped",
                         scheduler.cycles_done,
                     )
-                    self._role = "leader (cycles done)"
+                    self._role = Role.DONE
                     self.leading.set()
                     self.daemon_metrics.set_leader(True)
                     self.cycles_complete.set()
@@ -398,7 +377,7 @@ class Daemon:
                 "probes are spooled, round bookkeeping is kept in the data directory)",
                 leader.region,
             )
-            self._role = "leader (degraded)"
+            self._role = Role.DEGRADED
             while True:
                 done, _ = await asyncio.wait({finished}, timeout=poll)
                 if done:
@@ -408,7 +387,7 @@ class Daemon:
                     continue
                 if regained:
                     log.warning("region %s: database back; lead kept", leader.region)
-                    self._role = "leader"
+                    self._role = Role.LEADER
                     break
                 log.error(
                     "region %s: another daemon took the lead during the outage", leader.region
@@ -469,8 +448,7 @@ class Daemon:
             # Scoring a trace for its histograms is ~1.5 ms of numpy per probe: off the loop that
             # stamps other probes' chunks (prometheus_client metrics are thread-safe).
             await asyncio.to_thread(self.probe_metrics.observe, trace)
-            ref = RoundRef(job.round.cycle_id, job.round.round_index, job.target_name)
-            await writer.write(trace, ref)
+            await writer.write(trace, job.round)
             self.daemon_metrics.spool_depth.set(writer.depth)
 
         return on_trace
@@ -491,7 +469,7 @@ class Daemon:
                 if writer.depth:
                     await writer.drain()
                     self.daemon_metrics.spool_depth.set(writer.depth)
-                if self._role.startswith("leader"):
+                if self._role.leads:
                     if self._monotonic() - self._maintained_at >= MAINTENANCE_EVERY_S:
                         await self._maintain(store)
                     now = self._wall()
@@ -501,10 +479,10 @@ class Daemon:
                 else:
                     await store.ping()
                 self._db_state = "ok"
-            except Exception as e:
-                if not is_unavailable(e):
-                    log.exception("window refresh failed (a bug)")
-                self._db_state = f"down: {type(e).__name__}"
+            except StoreUnavailable as e:
+                self._db_state = f"down: {e.reason}"
+            except Exception:
+                log.exception("window refresh failed (a bug)")
             await asyncio.sleep(self.settings.exporter.refresh_s)
 
     async def _flush(self, ledger: JournaledLedger, writer: SpoolingWriter) -> None:
@@ -512,6 +490,8 @@ class Daemon:
             log.warning(
                 "ledger: changes made during the outage kept in %s for the next start", ledger.path
             )
+        await ledger.close()
         if writer.depth:
             replayed = await writer.drain()
             log.info("spool: %d trace(s) stored at shutdown, %d left", replayed, writer.depth)
+        await writer.close()

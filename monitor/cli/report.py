@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.exc import ProgrammingError
 
 from monitor.cli.app import app
 from monitor.cli.transfer import ConfigOption, parse_moment, settings_or_exit
@@ -30,7 +30,8 @@ from monitor.report.model import Report, Window
 from monitor.report.render_html import render_html
 from monitor.report.render_json import render_json
 from monitor.report.source import Loaded, SourceError, load_file, load_store
-from monitor.store import is_unavailable
+from monitor.store import StoreUnavailable
+from monitor.store.boundary import boundary
 from monitor.store.connect import open_store
 from monitor.store.embedded import EmbeddedError
 
@@ -57,14 +58,6 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _first_line(e: BaseException) -> str:
-    """The driver's own message (host and port, never the password) without SQLAlchemy's
-    statement dump."""
-    cause = getattr(e, "orig", None) or e
-    lines = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
-
-
 def _format(fmt: Format | None, out: Path | None) -> Format:
     if fmt is not None:
         return fmt
@@ -81,9 +74,10 @@ async def _from_store(
     cycle: int | None,
 ) -> Loaded:
     async with open_store(settings, upgrade=False, create=False) as store:
-        return await load_store(
-            store.engine, since=since, until=until, targets=targets, cycle=cycle
-        )
+        with boundary():  # the report's own read, until it reads through `Store`
+            return await load_store(
+                store.engine, since=since, until=until, targets=targets, cycle=cycle
+            )
 
 
 def load(
@@ -125,10 +119,8 @@ def load(
         raise _fail(
             "the database has no etalon-monitor schema; run `etalon-monitor db upgrade`"
         ) from None
-    except (OperationalError, InterfaceError, OSError) as e:
-        if not is_unavailable(e):
-            raise
-        raise _fail(f"cannot read the database: {_first_line(e)}") from None
+    except StoreUnavailable as e:
+        raise _fail(f"cannot read the database: {e.reason}") from None
 
 
 def make_report(

@@ -9,6 +9,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from monitor.ledger import RoundStatus
 from monitor.metrics.units import NS_PER_S
 
 LAG_BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
@@ -33,6 +34,12 @@ class DaemonMetrics:
         self.spool_depth = Gauge(
             "etalon_spool_depth", "Traces waiting in the local spool.", registry=registry
         )
+        self.spool_dropped = Counter(
+            "etalon_spool_dropped",
+            "Traces lost: neither the database nor the spool's disk took them, and the memory "
+            "bound was reached.",
+            registry=registry,
+        )
         self.scheduler_lag = Gauge(
             "etalon_scheduler_lag_seconds",
             "How late the last round started.",
@@ -54,19 +61,19 @@ class DaemonMetrics:
             registry=registry,
         )
         self._leader.labels(region).set(0)
-        for status in ("completed", "skipped"):
-            self._rounds.labels(region, status)
+        for status in (RoundStatus.COMPLETED, RoundStatus.SKIPPED):
+            self._rounds.labels(region, status.value)
 
     def set_leader(self, leader: bool) -> None:
         self._leader.labels(self.region).set(1 if leader else 0)
 
-    def round_done(self, index: int, status: str) -> None:
-        self._rounds.labels(self.region, status).inc()
+    def round_done(self, index: int, status: RoundStatus) -> None:
+        self._rounds.labels(self.region, status.value).inc()
         self._cycle_round.labels(self.region).set(index)
 
     def round_missed(self) -> None:
         """A fire that ran no round (the previous one overran, or it was too late)."""
-        self._rounds.labels(self.region, "skipped").inc()
+        self._rounds.labels(self.region, RoundStatus.SKIPPED.value).inc()
 
     def round_started(self, index: int, late_s: float) -> None:
         self._cycle_round.labels(self.region).set(index)

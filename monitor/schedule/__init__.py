@@ -1,33 +1,27 @@
 """When probes run: cycles of rounds, one active scheduler per region, back-off after 429s.
 
 Imports neither `store` nor `export`: the daemon hands in a probe function, sinks for finished and
-skipped probes, a `RoundLedger` (the store) and a `RoundObserver` (the exporter's self-metrics).
+skipped probes, a `monitor.ledger.RoundLedger` (the store) and a `RoundObserver` (the exporter's
+self-metrics).
 """
 
 from monitor.schedule.backoff import Backoff, retry_after_s
 from monitor.schedule.journal import JournaledLedger
 from monitor.schedule.leader import AdvisoryLeader, lock_key
-from monitor.schedule.ledger import ALL_TARGETS, CycleInfo, RoundInfo, RoundLedger, RoundState
-from monitor.schedule.plan import ProbeJob, RoundKey, TargetPlan, plan_round, probes_per_round
+from monitor.schedule.plan import ProbeJob, TargetPlan, plan_round, probes_per_round
 from monitor.schedule.rounds import ProbeFn, RoundResult, RoundRunner, SkipSink, TraceSink
 from monitor.schedule.scheduler import RoundObserver, RoundScheduler
 
 __all__ = [
-    "ALL_TARGETS",
     "AdvisoryLeader",
     "Backoff",
-    "CycleInfo",
     "JournaledLedger",
     "ProbeFn",
     "ProbeJob",
-    "RoundInfo",
-    "RoundKey",
-    "RoundLedger",
     "RoundObserver",
     "RoundResult",
     "RoundRunner",
     "RoundScheduler",
-    "RoundState",
     "SkipSink",
     "TargetPlan",
     "TraceSink",

@@ -12,14 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from monitor.config import Settings, Target
+from monitor.ledger import RoundKey
 
 MAX_DEFAULT_SPREAD_S = 1800.0
-
-
-@dataclass(frozen=True, slots=True)
-class RoundKey:
-    cycle_id: int
-    round_index: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +27,7 @@ class ProbeJob:
     prompt_tokens: int
     repetition: int
     round: RoundKey
+    """The target's round row (the key its trace is stored with)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +69,7 @@ def plan_round(
         w = target.workloads
         region = settings.target_region(name)
         jobs = tuple(
-            ProbeJob(name, target, region, p, rep, key)
+            ProbeJob(name, target, region, p, rep, key.of(name))
             for rep in range(w.repetitions)
             for p in w.prompt_tokens
         )

@@ -32,8 +32,9 @@ from apscheduler.events import (
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config import Settings
-from monitor.schedule.ledger import ALL_TARGETS, CycleInfo, RoundLedger, RoundState
-from monitor.schedule.plan import RoundKey, TargetPlan, default_spread_s, plan_round
+from monitor.durable import LogWriteError
+from monitor.ledger import Cycle, RoundKey, RoundLedger, RoundStatus, StoreUnavailable
+from monitor.schedule.plan import TargetPlan, default_spread_s, plan_round
 from monitor.schedule.rounds import RoundRunner, TargetResult
 from monitor.schedule.triggers import interval_s, round_trigger
 
@@ -46,7 +47,7 @@ class RoundObserver(Protocol):
     """Told about rounds (the exporter's self-metrics implement it)."""
 
     def round_started(self, index: int, late_s: float) -> None: ...
-    def round_done(self, index: int, status: str) -> None: ...
+    def round_done(self, index: int, status: RoundStatus) -> None: ...
     def round_missed(self) -> None: ...
 
 
@@ -143,15 +144,18 @@ class RoundScheduler:
         self._idle.clear()
         try:
             await self._round(self._scheduled or self._wall())
+        except (StoreUnavailable, LogWriteError) as e:
+            # neither the database nor the journal can record the claim: the round does not run
+            log.warning("round not run: %s", e)
+            self._observer.round_missed()
         except Exception:
-            # e.g. the ledger is unreachable, so the round cannot be claimed: it does not run
-            log.exception("round not run")
+            log.exception("round not run (a bug)")
             self._observer.round_missed()
         finally:
             self._current = None
             self._idle.set()
 
-    async def _open_cycle(self, at: datetime) -> tuple[CycleInfo, int] | None:
+    async def _open_cycle(self, at: datetime) -> tuple[Cycle, int] | None:
         """The cycle and round index to run next (a new cycle after a full one); None when
         `schedule.cycles` cycles are done."""
         planned = self._settings.schedule.rounds_per_cycle
@@ -175,30 +179,30 @@ class RoundScheduler:
         if opened is None:
             return
         cycle, index = opened
-        if not await self._ledger.claim_round(cycle.id, index, started, ALL_TARGETS):
+        key = RoundKey(cycle.id, index)
+        if not await self._ledger.claim_round(key, started):
             log.warning("round %d of cycle %d was already claimed; not running it", index, cycle.id)
             return
         self._observer.round_started(index, (started - scheduled).total_seconds())
-        key = RoundKey(cycle.id, index)
         spread = self._settings.schedule.spread_s
         if spread is None:
             spread = default_spread_s(self.interval_s())
         plans = plan_round(self._settings, key, spread, self._rng)
         claimed: set[str] = set()
-        status = RoundState.FAILED
+        status = RoundStatus.FAILED
         try:
             for plan in plans:
-                if await self._ledger.claim_round(cycle.id, index, started, plan.name):
+                if await self._ledger.claim_round(key.of(plan.name), started):
                     claimed.add(plan.name)
 
             async def target_done(plan: TargetPlan, result: TargetResult) -> None:
                 if plan.name in claimed:
                     claimed.discard(plan.name)
-                    state = RoundState.SKIPPED if result.skipped else RoundState.COMPLETED
-                    await self._ledger.finish_round(cycle.id, index, self._wall(), plan.name, state)
+                    done = RoundStatus.SKIPPED if result.skipped else RoundStatus.COMPLETED
+                    await self._ledger.finish_round(key.of(plan.name), self._wall(), done)
 
             result = await self._runner.run(plans, target_done)
-            status = RoundState.COMPLETED
+            status = RoundStatus.COMPLETED
             log.info(
                 "round %d of cycle %d: %d probes sent, %d skipped",
                 index,
@@ -209,10 +213,10 @@ class RoundScheduler:
         finally:
             finished = self._wall()
             for name in sorted(claimed):
-                await self._ledger.finish_round(cycle.id, index, finished, name, RoundState.FAILED)
-            await self._ledger.finish_round(cycle.id, index, finished, ALL_TARGETS, status)
+                await self._ledger.finish_round(key.of(name), finished, RoundStatus.FAILED)
+            await self._ledger.finish_round(key, finished, status)
             self._observer.round_done(
-                index, "completed" if status == RoundState.COMPLETED else "skipped"
+                index, status if status == RoundStatus.COMPLETED else RoundStatus.SKIPPED
             )
         if cycle.rounds_planned and index + 1 >= cycle.rounds_planned:
             await self._cycle_finished(cycle.id, self._wall())
@@ -233,12 +237,10 @@ class RoundScheduler:
             return
         now = self._wall()
         for r in await self._ledger.rounds(cycle.id):
-            if r.status == RoundState.RUNNING:
+            if r.status == RoundStatus.RUNNING:
                 log.warning(
                     "round %d (%s) was interrupted; marking it failed",
                     r.round_index,
                     r.target or "all",
                 )
-                await self._ledger.finish_round(
-                    cycle.id, r.round_index, now, r.target, RoundState.FAILED
-                )
+                await self._ledger.finish_round(r.key, now, RoundStatus.FAILED)

@@ -2,7 +2,8 @@
 
 `database_url(settings)` is a context manager for commands: with no `database.url` it starts the
 embedded PostgreSQL (unless it already runs, e.g. under the daemon) and stops it afterwards only if
-it started it. `open_store` adds the `Store` and, by default, `alembic upgrade head`.
+it started it. `open_store` adds the `Store` and, by default, `alembic upgrade head`
+(`StoreUnavailable` when the server cannot be reached).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from contextlib import asynccontextmanager, contextmanager
 
 from monitor.config import Settings
 from monitor.store import migrate
+from monitor.store.boundary import boundary
 from monitor.store.embedded import EmbeddedError, EmbeddedPostgres
 from monitor.store.store import Store
 
@@ -66,7 +68,8 @@ async def open_store(
         store = await Store.open(url, store_text=db.store_text, retention_days=db.retention_days)
         try:
             if db.upgrade_on_start if upgrade is None else upgrade:
-                await migrate.upgrade(store.engine)
+                with boundary():
+                    await migrate.upgrade(store.engine)
             yield store
         finally:
             await store.close()

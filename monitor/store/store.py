@@ -10,10 +10,10 @@ Stable API for the daemon, the exporter and reports:
 - `await store.window_summaries(now) -> list[WindowSummary]` for the exporter's rolling windows.
 - `await store.maintain(now)`: partitions ahead, expired ones dropped (`retention_days`).
 - `await store.recompute()`: re-derive summary columns from stored chunks.
-- The `RoundLedger` methods (`monitor.store.ledger`) for the scheduler.
+- The `monitor.ledger.RoundLedger` methods (`monitor.store.ledger`) for the scheduler.
 
-Database errors propagate as SQLAlchemy exceptions; `is_unavailable(exc)` tells "the server is
-down" (spool the trace) from a bug.
+A database that cannot be reached raises `StoreUnavailable` from every method (see
+`monitor.store.boundary`); a refused statement propagates as SQLAlchemy's exception.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ from typing import Any, Final
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from monitor.ledger import RoundKey
 from monitor.store import bulk
-from monitor.store.ledger import LedgerQueries, RoundRef
+from monitor.store.boundary import boundary, guarded
+from monitor.store.ledger import LedgerQueries
 from monitor.store.partitions import MaintenanceResult, day_of, ensure_partitions, maintain
 from monitor.store.recompute import recompute
 from monitor.store.rows import INPUT_COLUMNS, TRACE_COLUMNS, row_values, trace_from_row
@@ -46,15 +48,6 @@ BATCH: Final = 1000
 ROW_COLUMNS: Final = (*INPUT_COLUMNS, *SUMMARY_COLUMNS)
 Progress = Callable[[int], None]
 """Called with the number of items just processed (drives a progress bar)."""
-
-
-def is_unavailable(exc: BaseException) -> bool:
-    """True when `exc` means the database cannot be reached (as opposed to a rejected statement)."""
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OSError | ConnectionError)
 
 
 def _missing_partition(exc: IntegrityError) -> bool:
@@ -131,7 +124,8 @@ class Store(LedgerQueries):
                 await ensure_partitions(conn, missing)
             self._days |= missing
 
-    async def ingest(self, trace: Trace, round: RoundRef | None = None) -> bool:
+    @guarded
+    async def ingest(self, trace: Trace, round: RoundKey | None = None) -> bool:
         """Store one probe and count it in its round, in one transaction.
 
         Returns False (and changes nothing) when a probe with this id and start is already stored.
@@ -167,7 +161,7 @@ class Store(LedgerQueries):
             await self._ensure_days([day])
             return await self._insert_one(query, round)
 
-    async def _insert_one(self, query: Any, round: RoundRef | None) -> bool:
+    async def _insert_one(self, query: Any, round: RoundKey | None) -> bool:
         async with self.engine.begin() as conn:
             inserted = (await conn.execute(query)).first() is not None
             if inserted and round is not None:
@@ -182,6 +176,7 @@ class Store(LedgerQueries):
                 )
         return inserted
 
+    @guarded
     async def ingest_many(
         self, traces: Iterable[Trace], *, progress: Progress | None = None, batch: int = BATCH
     ) -> int:
@@ -222,6 +217,7 @@ class Store(LedgerQueries):
             await bulk.copy_into_stage(conn, ROW_COLUMNS, rows)
             return await bulk.insert_from_stage(conn, ROW_COLUMNS)
 
+    @guarded
     async def register_target(self, name: str, config: Mapping[str, Any], now: datetime) -> int:
         """Record a target's configuration; a changed config gets a new version row. Returns its id.
 
@@ -270,11 +266,13 @@ class Store(LedgerQueries):
     ) -> AsyncIterator[Trace]:
         """Stream probes (server-side cursor) so an export of months stays in bounded memory."""
         query = self._select_traces(since, until, targets).execution_options(yield_per=chunk)
-        async with self.engine.connect() as conn:
-            result = await conn.stream(query)
-            async for row in result.mappings():
-                yield trace_from_row(row)
+        with boundary():
+            async with self.engine.connect() as conn:
+                result = await conn.stream(query)
+                async for row in result.mappings():
+                    yield trace_from_row(row)
 
+    @guarded
     async def count(
         self,
         since: datetime | None = None,
@@ -286,6 +284,7 @@ class Store(LedgerQueries):
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
+    @guarded
     async def window_summaries(
         self, now: datetime, windows: Mapping[str, Any] = DEFAULT_WINDOWS
     ) -> list[WindowSummary]:
@@ -294,6 +293,7 @@ class Store(LedgerQueries):
 
     # ----------------------------------------------------------------- upkeep
 
+    @guarded
     async def maintain(self, now: datetime) -> MaintenanceResult:
         """Create the coming days' partitions and drop the expired ones (run daily)."""
         async with self.engine.begin() as conn:
@@ -301,6 +301,7 @@ class Store(LedgerQueries):
         self._days.clear()
         return result
 
+    @guarded
     async def recompute(
         self, *, force: bool = False, batch: int = BATCH, progress: Progress | None = None
     ) -> int:
@@ -311,6 +312,7 @@ class Store(LedgerQueries):
         """
         return await recompute(self.engine, force=force, batch=batch, progress=progress)
 
+    @guarded
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

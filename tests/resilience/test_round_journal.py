@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.daemon import StoreLedger
+from monitor.ledger import RoundKey, RoundStatus, StoreUnavailable
 from monitor.schedule import JournaledLedger
-from monitor.store import Store, is_unavailable
+from monitor.store import Store
 from monitor.store.embedded import EmbeddedPostgres
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -22,26 +22,28 @@ async def test_offline_rounds_are_journaled_and_replayed_once(
     url = await asyncio.to_thread(embedded_postgres.start)
     store = await Store.open(url, pool_size=1, connect_timeout_s=2)
     try:
-        ledger = JournaledLedger(StoreLedger(store), tmp_path / "ledger", is_unavailable)
+        ledger = JournaledLedger(store, tmp_path / "ledger")
         cycle = await store.start_cycle("lab", 4, T0)
         assert await ledger.current_cycle("lab") == cycle
         assert await ledger.rounds(cycle.id) == []
-        assert await ledger.claim_round(cycle.id, 0, T0, "")
+        assert await ledger.claim_round(RoundKey(cycle.id, 0), T0)
         assert not ledger.pending
 
         await asyncio.to_thread(embedded_postgres.stop, "immediate")
         later = T0 + timedelta(seconds=1)
         cached = await ledger.current_cycle("lab")  # from the cache
         assert cached is not None and cached.id == cycle.id
-        await ledger.finish_round(cycle.id, 0, later, "", "completed")
-        assert await ledger.claim_round(cycle.id, 1, later, "")
-        assert not await ledger.claim_round(cycle.id, 1, later, "")  # claimed once, offline too
-        assert await ledger.claim_round(cycle.id, 1, later, "alpha")
-        await ledger.finish_round(cycle.id, 1, later, "alpha", "skipped")
-        await ledger.finish_round(cycle.id, 1, later, "", "completed")
+        await ledger.finish_round(RoundKey(cycle.id, 0), later, RoundStatus.COMPLETED)
+        assert await ledger.claim_round(RoundKey(cycle.id, 1), later)
+        assert not await ledger.claim_round(
+            RoundKey(cycle.id, 1), later
+        )  # claimed once, offline too
+        assert await ledger.claim_round(RoundKey(cycle.id, 1, "alpha"), later)
+        await ledger.finish_round(RoundKey(cycle.id, 1, "alpha"), later, RoundStatus.SKIPPED)
+        await ledger.finish_round(RoundKey(cycle.id, 1), later, RoundStatus.COMPLETED)
         listed = [(r.round_index, r.target, r.status) for r in await ledger.rounds(cycle.id)]
         assert listed == [(0, "", "completed"), (1, "", "completed"), (1, "alpha", "skipped")]
-        with pytest.raises(ConnectionError):
+        with pytest.raises(StoreUnavailable):
             await ledger.start_cycle("lab", 4, later)  # a cycle id needs the database
         assert ledger.pending and ledger.offline_ops == 5
         assert not await ledger.reconcile()
@@ -60,15 +62,15 @@ async def test_offline_rounds_are_journaled_and_replayed_once(
         # another daemon ran round 2 while this one was cut off: its record is kept
         await asyncio.to_thread(embedded_postgres.stop, "immediate")
         mine, theirs = T0 + timedelta(seconds=2), T0 + timedelta(seconds=3)
-        assert await ledger.claim_round(cycle.id, 2, mine, "")
-        await ledger.finish_round(cycle.id, 2, mine, "", "completed")
+        assert await ledger.claim_round(RoundKey(cycle.id, 2), mine)
+        await ledger.finish_round(RoundKey(cycle.id, 2), mine, RoundStatus.COMPLETED)
         await asyncio.to_thread(embedded_postgres.start)
-        assert await store.claim_round(cycle.id, 2, theirs, "")
+        assert await store.claim_round(RoundKey(cycle.id, 2), theirs)
         assert await ledger.reconcile()
         (row,) = [r for r in await store.rounds(cycle.id) if r.round_index == 2]
         assert (row.status.value, row.started_at, row.finished_at) == ("running", theirs, None)
-        assert not ledger.path.with_name("journal.jsonl.applied").exists()
+        assert not ledger.path.with_name("journal.jsonl.offset").exists()
         # and the next online claim continues after the offline ones
-        assert await ledger.claim_round(cycle.id, 3, later, "")
+        assert await ledger.claim_round(RoundKey(cycle.id, 3), later)
     finally:
         await store.close()

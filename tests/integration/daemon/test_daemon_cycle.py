@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sqlalchemy import text
 
+from monitor.ledger import RoundKey
 from monitor.metrics.analysis import analyze
 from monitor.sim import RunningSimulator, start_simulator
 from monitor.sim.profiles import PRESETS, Profile
@@ -136,7 +137,7 @@ async def test_round_left_running_by_a_crash_is_failed_not_rerun(
 ) -> None:
     now = datetime.now(UTC)
     cycle = await store.start_cycle("lab", 3, now)
-    assert await store.claim_round(cycle.id, 0, now, "")  # a leader died during round 0
+    assert await store.claim_round(RoundKey(cycle.id, 0), now)  # a leader died during round 0
     settings = daemon_settings(database_url, tmp_path, sims)
     async with running_daemon(settings) as d:
         await d.daemon.cycles_complete.wait()

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from monitor import trace as trace_codec
 from monitor.cli import app
+from monitor.ledger import RoundKey
 from monitor.metrics.analysis import analyze
 from monitor.probe.client import Prober
 from monitor.probe.prompts import make_prompt
@@ -24,7 +25,7 @@ from monitor.probe.tokens import get_tokenizer
 from monitor.report.json_schema import REPORT_SCHEMA
 from monitor.report.source import load_store
 from monitor.sim.profiles import Profile
-from monitor.store import RoundRef, Store
+from monitor.store import Store
 from monitor.trace import Trace
 from tests.fixtures.simulator import StartSimulator, simulator_target
 
@@ -76,13 +77,13 @@ async def cycle(
     async with make_session() as session:
         prober = Prober(session, tokenizer)
         for index in range(ROUNDS):
-            assert await store.claim_round(planned.id, index, now)
+            assert await store.claim_round(RoundKey(planned.id, index), now)
             for name, target in targets.items():
                 for tokens in PROMPTS:
                     prompt = make_prompt(tokens, tokenizer, seed=index)
                     trace = await prober.probe(target, prompt, target_name=name)
-                    assert await store.ingest(trace, RoundRef(planned.id, index))
-            await store.finish_round(planned.id, index, datetime.now(UTC))
+                    assert await store.ingest(trace, RoundKey(planned.id, index))
+            await store.finish_round(RoundKey(planned.id, index), datetime.now(UTC))
     await store.finish_cycle(planned.id, datetime.now(UTC))
     config = {name: t.model_dump(mode="json", exclude_none=True) for name, t in targets.items()}
     return planned.id, config

@@ -8,8 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from monitor.ledger import RoundKey
 from monitor.metrics.analysis import analyze
-from monitor.store import RoundRef, Store, UnstorableTraceError
+from monitor.store import Store, UnstorableTraceError
 from monitor.store.rows import INPUT_COLUMNS, trace_from_row
 from monitor.store.schema import probes, rounds
 from monitor.trace import Trace
@@ -77,8 +78,8 @@ async def test_slow_stream_scores_below_one(store: Store) -> None:
 
 async def test_ingest_counts_the_probe_in_its_round(store: Store) -> None:
     cycle = await store.start_cycle("eu-west", 24, T0)
-    assert await store.claim_round(cycle.id, 0, T0)
-    ref = RoundRef(cycle.id, 0)
+    ref = RoundKey(cycle.id, 0)
+    assert await store.claim_round(ref, T0)
     await store.ingest(make_trace("r-1"), round=ref)
     await store.ingest(make_trace("r-2", started_at=T0 + timedelta(seconds=5)), round=ref)
     await store.ingest(make_trace("r-1"), round=ref)  # a replay: not counted again

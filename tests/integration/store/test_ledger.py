@@ -6,15 +6,16 @@ from datetime import timedelta
 
 import pytest
 
-from monitor.store import RoundStatus, Store
+from monitor.ledger import RoundKey, RoundStatus
+from monitor.store import Store
 from tests.factories import T0
 
 
 async def test_a_round_is_claimed_once(store: Store) -> None:
     cycle = await store.start_cycle("eu-west", 24, T0, config_hash="abc")
-    assert await store.claim_round(cycle.id, 3, T0) is True
-    assert await store.claim_round(cycle.id, 3, T0 + timedelta(seconds=1)) is False
-    assert await store.claim_round(cycle.id, 3, T0, target="groq") is True  # per-target rounds
+    assert await store.claim_round(RoundKey(cycle.id, 3), T0) is True
+    assert await store.claim_round(RoundKey(cycle.id, 3), T0 + timedelta(seconds=1)) is False
+    assert await store.claim_round(RoundKey(cycle.id, 3, "groq"), T0) is True  # per target
 
 
 async def test_restart_sees_current_cycle_and_finished_rounds(store: Store) -> None:
@@ -23,10 +24,10 @@ async def test_restart_sees_current_cycle_and_finished_rounds(store: Store) -> N
     cycle = await store.start_cycle("eu-west", 24, T0)
     await store.start_cycle("us-east", 24, T0)
     for i in range(3):
-        await store.claim_round(cycle.id, i, T0 + timedelta(hours=i))
-    await store.finish_round(cycle.id, 0, T0 + timedelta(minutes=5))
+        await store.claim_round(RoundKey(cycle.id, i), T0 + timedelta(hours=i))
+    await store.finish_round(RoundKey(cycle.id, 0), T0 + timedelta(minutes=5))
     await store.finish_round(
-        cycle.id, 1, T0 + timedelta(hours=1, minutes=5), status=RoundStatus.SKIPPED
+        RoundKey(cycle.id, 1), T0 + timedelta(hours=1, minutes=5), RoundStatus.SKIPPED
     )
     found = await store.current_cycle("eu-west")
     assert found == cycle
@@ -43,7 +44,7 @@ async def test_restart_sees_current_cycle_and_finished_rounds(store: Store) -> N
 async def test_finishing_an_unclaimed_round_is_an_error(store: Store) -> None:
     cycle = await store.start_cycle("eu-west", 24, T0)
     with pytest.raises(LookupError, match="never claimed"):
-        await store.finish_round(cycle.id, 7, T0)
+        await store.finish_round(RoundKey(cycle.id, 7), T0)
 
 
 async def test_target_versions_follow_config_changes(store: Store) -> None:

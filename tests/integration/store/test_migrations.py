@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from monitor.ledger import RoundKey
 from monitor.store import Store, migrate
 from monitor.store.partitions import ensure_partitions
 from tests.factories import trace_stream
@@ -46,7 +47,7 @@ async def test_up_down_up_on_a_populated_database(engine: AsyncEngine) -> None:
     store = Store(engine)
     assert await store.ingest_many(trace_stream(30)) == 30
     cycle = await store.start_cycle("eu", 24, datetime(2026, 11, 20, tzinfo=UTC))
-    await store.claim_round(cycle.id, 0, cycle.started_at)
+    await store.claim_round(RoundKey(cycle.id, 0), cycle.started_at)
     await migrate.downgrade(engine, "base")
     assert await _tables(engine) == {"alembic_version"}
     await migrate.upgrade(engine)

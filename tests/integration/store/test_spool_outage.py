@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from monitor.store import RoundRef, Store
+from monitor.ledger import RoundKey
+from monitor.store import Store
 from monitor.store.embedded import EmbeddedPostgres
 from monitor.store.schema import probes, rounds
 from monitor.store.spool import Spool, SpoolingWriter, WriteResult
@@ -38,8 +39,8 @@ async def test_outage_mid_stream_loses_and_duplicates_nothing(
     errors: list[BaseException] = []
     writer = SpoolingWriter(private_store, Spool(tmp_path / "spool"), on_write_error=errors.append)
     cycle = await private_store.start_cycle("eu-west", 24, T0)
-    assert await private_store.claim_round(cycle.id, 0, T0)
-    ref = RoundRef(cycle.id, 0)
+    ref = RoundKey(cycle.id, 0)
+    assert await private_store.claim_round(ref, T0)
     traces = list(trace_stream(60, prefix="o"))
     results = [await writer.write(t, ref) for t in traces[:20]]
     assert results == [WriteResult.STORED] * 20

@@ -7,6 +7,7 @@ import asyncio
 from prometheus_client import CollectorRegistry
 
 from monitor.export.daemon_metrics import DaemonMetrics
+from monitor.ledger import RoundStatus
 
 
 def test_leader_rounds_and_build_info() -> None:
@@ -18,7 +19,7 @@ def test_leader_rounds_and_build_info() -> None:
     assert get("etalon_rounds_total", {"region": "lab", "status": "skipped"}) == 0
     m.set_leader(True)
     m.round_started(2, late_s=0.5)
-    m.round_done(2, "completed")
+    m.round_done(2, RoundStatus.COMPLETED)
     assert get("etalon_leader", {"region": "lab"}) == 1
     assert get("etalon_cycle_round", {"region": "lab"}) == 2
     assert get("etalon_scheduler_lag_seconds") == 0.5

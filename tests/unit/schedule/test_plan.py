@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.config import Schedule, Settings
+from monitor.ledger import RoundKey
 from monitor.schedule.plan import (
-    RoundKey,
     default_spread_s,
     plan_round,
     probes_per_round,
@@ -56,7 +56,7 @@ def test_plan_lists_every_workload_and_repetition_of_enabled_targets() -> None:
         (64, 1),
         (128, 1),
     ]
-    assert {j.round for j in groq.jobs} == {RoundKey(7, 2)}
+    assert {j.round for j in groq.jobs} == {RoundKey(7, 2, "groq")}
     assert plans[1].region == "eu" and groq.region == "lab"
     assert groq.start_s == pytest.approx(5.62)  # no jitter: the offset alone
     assert probes_per_round(s) == 4 + 1

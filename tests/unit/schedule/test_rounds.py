@@ -8,8 +8,9 @@ import random
 import pytest
 
 from monitor.config import Settings
+from monitor.ledger import RoundKey
 from monitor.schedule.backoff import Backoff
-from monitor.schedule.plan import ProbeJob, RoundKey, plan_round
+from monitor.schedule.plan import ProbeJob, plan_round
 from monitor.schedule.rounds import RoundRunner
 from monitor.trace import Outcome, Trace
 
