@@ -39,6 +39,10 @@ EVERY_MAX_S: Final = 366 * 86_400.0
 RETENTION_DAYS_MAX: Final = 36_500
 """A century of probes; beyond it the oldest partition date leaves the calendar."""
 
+TRACE_SPAN_MAX_NS: Final = 7 * 86_400 * 1_000_000_000
+"""The latest chunk time a trace may hold (a week after the request; timeouts stop at a day), so
+deadline counts (span / 1 ms) fit the store's `integer` columns."""
+
 YEAR_MIN: Final = 1970
 YEAR_MAX: Final = 9998
 """Probe start times (`started_at`): the store partitions by UTC day and names the next day."""

@@ -29,6 +29,7 @@ from rich.progress import (
 from monitor import trace as trace_codec
 from monitor.cli.app import app
 from monitor.config import ConfigError, Settings, load, parse_duration
+from monitor.limits import YEAR_MAX, YEAR_MIN
 from monitor.store.connect import open_store
 from monitor.store.embedded import EmbeddedError
 from monitor.store.rows import UnstorableTraceError
@@ -72,16 +73,30 @@ def settings_or_exit(config: Path | None) -> Settings:
 
 
 def parse_moment(text: str, now: datetime) -> datetime:
-    """`2026-11-01`, `2026-11-01T12:00:00Z` (naive means UTC) or a duration ago (`24h`, `7d`)."""
+    """`2026-11-01`, `2026-11-01T12:00:00Z` (naive means UTC) or a duration ago (`24h`, `7d`).
+
+    A moment outside years 1970..9998 (`99999999d` ago) is a usage error, not an overflow.
+    """
     try:
-        return now - timedelta(seconds=parse_duration(text))
+        seconds = parse_duration(text)
     except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is neither an ISO date/time nor a duration") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        seconds = None
+    if seconds is not None:
+        try:
+            moment = now - timedelta(seconds=seconds)
+        except OverflowError:
+            moment = None
+    else:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise typer.BadParameter(
+                f"{text!r} is neither an ISO date/time nor a duration"
+            ) from None
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment is None or not YEAR_MIN <= moment.year <= YEAR_MAX:
+        raise typer.BadParameter(f"{text!r} is outside the years {YEAR_MIN}..{YEAR_MAX}")
+    return moment
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

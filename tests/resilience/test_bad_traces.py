@@ -30,7 +30,7 @@ CASES: dict[str, tuple[bytes, str]] = {
     "byte-order mark mid-file": (b"\xef\xbb\xbf" + MINIMAL, "line 2: (line): not valid JSON"),
     "time beyond 64 bits": (
         b'{"probe_id":"big","prompt_tokens":1,"chunks":[[1180591620717411303424,1]]}\n',
-        "line 2: chunks[0].t_ns: must be at most 9223372036854775807",
+        "line 2: chunks[0].t_ns: must be at most 604800000000000 ns (a week)",
     ),
     "NaN prompt length": (
         b'{"probe_id":"nan","prompt_tokens":NaN,"chunks":[[1,1]]}\n',

@@ -1,0 +1,62 @@
+"""Absurd command-line numbers are usage errors (exit 2, the option named), never tracebacks.
+
+Each case used to end in a traceback or a run that never ends (issue 14). All of them are
+rejected before any network or database is touched, so no server is needed.
+"""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from monitor.cli import app
+
+runner = CliRunner()
+PROBE = ["probe", "--base-url", "http://127.0.0.1:9/v1", "--model", "m"]
+
+CASES: dict[str, tuple[list[str], str]] = {
+    "probe zero prompt tokens": (
+        [*PROBE, "--prompt-tokens", "0"],
+        "prompt length 0 is outside 16..200000 tokens",
+    ),
+    "probe negative prompt tokens": (
+        [*PROBE, "--prompt-tokens", "256,-5"],
+        "prompt length -5 is outside 16..200000 tokens",
+    ),
+    "probe a billion prompt tokens": (
+        [*PROBE, "--prompt-tokens", "1000000000"],
+        "prompt length 1000000000 is outside 16..200000 tokens",
+    ),
+    "probe a billion requests": ([*PROBE, "--requests", "1000000000"], "--requests"),
+    "probe a billion output tokens": ([*PROBE, "--max-tokens", "1000000000"], "--max-tokens"),
+    "report since 99999999 days ago": (
+        ["report", "--since", "99999999d"],
+        "'99999999d' is outside the years 1970..9998",
+    ),
+    "report since before the calendar": (
+        ["report", "--since", "9999999999999d"],
+        "'9999999999999d' is outside the years 1970..9998",
+    ),
+    "report until year 9999": (
+        ["report", "--until", "9999-12-31T23:00:00Z"],
+        "'9999-12-31T23:00:00Z' is outside the years 1970..9998",
+    ),
+    "report a cycle beyond 64 bits": (
+        ["report", "--cycle", "99999999999999999999"],
+        "--cycle",
+    ),
+    "export since 99999999 days ago": (
+        ["export", "--since", "99999999d"],
+        "'99999999d' is outside the years 1970..9998",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_absurd_number_is_a_usage_error(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ETALON_CONFIG", raising=False)
+    args, expected = CASES[case]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    assert expected in " ".join(result.output.replace("│", " ").split()), result.output
