@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from monitor import trace as codec
+from monitor.cli import app
 from monitor.trace import OUT_OF_RANGE, Chunk, Deadlines, Trace
 from tests.factories import make_trace
 
@@ -117,16 +118,10 @@ def test_analyze_reports_a_line_error_not_a_number_or_traceback(case: str, tmp_p
     line, message = CASES[case]
     path = tmp_path / "t.jsonl"
     path.write_text(line + "\n")
-    result = runner.invoke(app_(), ["analyze", str(path), "--json"])
+    result = runner.invoke(app, ["analyze", str(path), "--json"])
     assert result.exit_code == 2, (result.output, result.exception)
     assert message in " ".join(result.stderr.split()), result.stderr
     assert result.stdout == ""
-
-
-def app_():  # type: ignore[no-untyped-def]
-    from monitor.cli import app
-
-    return app
 
 
 def test_the_largest_accepted_numbers_score_without_overflow(tmp_path: Path) -> None:
@@ -135,7 +130,7 @@ def test_the_largest_accepted_numbers_score_without_overflow(tmp_path: Path) -> 
     chunks = [[100_000_000 + i * 1_000_000, 32767] for i in range(65538)]
     path = tmp_path / "t.jsonl"
     path.write_text(_minimal(prompt_tokens=2**31 - 1, chunks=chunks) + "\n")
-    result = runner.invoke(app_(), ["analyze", str(path), "--json"])
+    result = runner.invoke(app, ["analyze", str(path), "--json"])
     assert result.exit_code == 0, result.output
     (request,) = json.loads(result.stdout)["requests"]
     assert request["output_tokens"] == 65538 * 32767 == 2_147_483_646
