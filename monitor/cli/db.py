@@ -1,7 +1,8 @@
-"""`etalon-monitor db upgrade|downgrade|current|recompute|maintain`: schema and upkeep commands.
+"""`etalon-monitor db upgrade|downgrade|current|recompute|maintain|stop`: schema and upkeep.
 
 Each command connects like the daemon does (the configured URL, else the embedded server in the
 data directory, started for the command and stopped after it if it was not already running).
+`db stop` stops the embedded server, e.g. one left running by a daemon killed with `kill -9`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from monitor.cli.app import app
 from monitor.cli.transfer import progress_bar, settings_or_exit
 from monitor.config import Settings
 from monitor.store import migrate
-from monitor.store.connect import database_url, open_store
+from monitor.store.connect import database_url, embedded_server, open_store
 from monitor.store.embedded import EmbeddedError
 from monitor.store.recompute import stale_count
 
@@ -122,3 +123,32 @@ def maintain(config: ConfigOption = None) -> None:
     except EmbeddedError as e:
         raise _fail(str(e)) from None
     print(f"created {len(created)} partition(s), dropped {len(dropped)}")
+
+
+@db_app.command("stop")
+def stop(
+    config: ConfigOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Stop it even while the process that started it runs.")
+    ] = False,
+) -> None:
+    """Stop the embedded PostgreSQL of the data directory (left running by a killed daemon)."""
+    settings = settings_or_exit(config)
+    if settings.database.url is not None:
+        raise _fail("database.url is set: there is no embedded PostgreSQL to stop")
+    server = embedded_server(settings)
+    try:
+        if not server.running():
+            print(f"the embedded PostgreSQL in {server.data} is not running")
+            return
+        if server.owner_alive() and not force:
+            owner = (server.owner() or "?").partition(":")[0]
+            raise _fail(
+                f"the embedded PostgreSQL in {server.data} belongs to a running process "
+                f"(pid {owner}, a daemon?): stop that first, or pass --force"
+            )
+        pid = server.pid()
+        server.stop()
+    except EmbeddedError as e:
+        raise _fail(str(e)) from None
+    print(f"stopped the embedded PostgreSQL in {server.data} (pid {pid})")

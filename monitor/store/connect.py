@@ -2,12 +2,14 @@
 
 `database_url(settings)` is a context manager for commands: with no `database.url` it starts the
 embedded PostgreSQL (unless it already runs, e.g. under the daemon) and stops it afterwards only if
-it started it. `open_store` adds the `Store` and, by default, `alembic upgrade head`.
+it started it, or adopted it because the process that started it is gone (`kill -9`).
+`open_store` adds the `Store` and, by default, `alembic upgrade head`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -15,6 +17,8 @@ from monitor.config import Settings
 from monitor.store import migrate
 from monitor.store.embedded import EmbeddedPostgres
 from monitor.store.store import Store
+
+log = logging.getLogger(__name__)
 
 EMBEDDED_DIR = "postgres"
 
@@ -30,12 +34,22 @@ def database_url(settings: Settings) -> Iterator[str]:
         yield settings.database.url.get_secret_value()
         return
     server = embedded_server(settings)
-    started_here = not server.running()
+    running = server.running()
+    owned_here = not running or not server.owner_alive()
+    if running and owned_here:
+        log.warning(
+            "adopting the embedded PostgreSQL in %s (pid %s): the process that started it is "
+            "gone; it is stopped when this one is done",
+            server.data,
+            server.pid(),
+        )
     url = server.start()
+    if owned_here:
+        server.take_ownership()
     try:
         yield url
     finally:
-        if started_here:
+        if owned_here:
             server.stop()
 
 
