@@ -32,6 +32,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from monitor.limits import (
     DECODE_DEADLINE_MAX_S,
@@ -362,8 +364,20 @@ class Database(_Model):
     @field_validator("url")
     @classmethod
     def _scheme(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and not v.get_secret_value().startswith(("postgresql", "postgres")):
+        """Parsed here as the store will parse it, so a bad URL is a config error, not a
+        traceback at start-up; messages never repeat the URL (it may hold a password)."""
+        if v is None:
+            return v
+        text = v.get_secret_value()
+        scheme = text.partition("://")[0]
+        if scheme not in ("postgresql", "postgresql+psycopg") or _CONTROL.search(text):
             raise ValueError("must be a postgresql:// or postgresql+psycopg:// URL")
+        try:
+            port = make_url(text).port
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a valid URL (check the port and the escaping)") from None
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError(f"port {port} is outside 1..65535")
         return v
 
 

@@ -8,6 +8,8 @@ data directory, started for the command and stopped after it if it was not alrea
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -19,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from monitor.cli.app import app
 from monitor.cli.transfer import progress_bar, settings_or_exit
 from monitor.config import Settings
-from monitor.store import migrate
+from monitor.store import is_unavailable, migrate
 from monitor.store.connect import database_url, embedded_server, open_store
 from monitor.store.embedded import EmbeddedError
 from monitor.store.recompute import stale_count
@@ -38,6 +40,22 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+@contextmanager
+def _reported() -> Iterator[None]:
+    """An embedded server that cannot start, or a database that cannot be reached, is a one-line
+    error (the driver's message names host and port, never the password), not a traceback."""
+    try:
+        yield
+    except EmbeddedError as e:
+        raise _fail(str(e)) from None
+    except Exception as e:
+        if not is_unavailable(e):
+            raise
+        cause = getattr(e, "orig", None) or e
+        first = (str(cause).strip().splitlines() or [""])[0]
+        raise _fail(f"cannot reach the database: {type(cause).__name__}: {first}") from None
+
+
 async def _on_engine(url: str, action: str, revision: str) -> str | None:
     engine = create_async_engine(url)
     try:
@@ -52,11 +70,8 @@ async def _on_engine(url: str, action: str, revision: str) -> str | None:
 
 def _migrate(config: Path | None, action: str, revision: str = "head") -> None:
     settings = settings_or_exit(config)
-    try:
-        with database_url(settings) as url:
-            current = asyncio.run(_on_engine(url, action, revision))
-    except EmbeddedError as e:
-        raise _fail(str(e)) from None
+    with _reported(), database_url(settings) as url:
+        current = asyncio.run(_on_engine(url, action, revision))
     suffix = " (head)" if current == migrate.head() else ""
     print(f"{current or '(empty: no schema)'}{suffix}")
 
@@ -101,10 +116,8 @@ def recompute(
 ) -> None:
     """Re-derive the summary columns from the stored chunks (resumable; run after an upgrade)."""
     settings = settings_or_exit(config)
-    try:
+    with _reported():
         done = asyncio.run(_recompute(settings, force))
-    except EmbeddedError as e:
-        raise _fail(str(e)) from None
     print(f"recomputed {done} probe(s)")
 
 
@@ -118,10 +131,8 @@ async def _maintain(settings: Settings) -> tuple[list[str], list[str]]:
 def maintain(config: ConfigOption = None) -> None:
     """Create the coming days' partitions and drop those past `database.retention_days`."""
     settings = settings_or_exit(config)
-    try:
+    with _reported():
         created, dropped = asyncio.run(_maintain(settings))
-    except EmbeddedError as e:
-        raise _fail(str(e)) from None
     print(f"created {len(created)} partition(s), dropped {len(dropped)}")
 
 

@@ -136,6 +136,22 @@ CASES: dict[str, tuple[str, str]] = {
         'targets:\n  x:\n    base_url: "http://alice:hunter2@h/v1"\n    model: m\n',
         "targets.x.base_url: 'http://alice:***@h/v1' carries credentials (user:password@)",
     ),
+    "database URL with a letter port": (
+        "database: {url: 'postgresql://u:hunter2@h:notaport/x'}\n" + TARGET,
+        "database.url: is not a valid URL (check the port and the escaping)",
+    ),
+    "database URL with port 70000": (
+        "database: {url: 'postgresql://u:hunter2@h:70000/x'}\n" + TARGET,
+        "database.url: port 70000 is outside 1..65535",
+    ),
+    "database URL with an unknown driver": (
+        "database: {url: 'postgresql+foo://u:hunter2@h/x'}\n" + TARGET,
+        "database.url: must be a postgresql:// or postgresql+psycopg:// URL",
+    ),
+    "database URL with the postgres:// scheme SQLAlchemy refuses": (
+        "database: {url: 'postgres://u:hunter2@h/x'}\n" + TARGET,
+        "database.url: must be a postgresql:// or postgresql+psycopg:// URL",
+    ),
     "duplicate target": (
         "targets:\n  a:\n    base_url: http://h/v1\n    model: m1\n"
         "  a:\n    base_url: http://h/v1\n    model: m2\n",
@@ -161,6 +177,7 @@ def test_hostile_value_is_an_error_naming_its_key(case: str, tmp_path: Path) -> 
         load(path)
     assert len(info.value.problems) == 1, info.value.problems
     assert expected in info.value.problems[0], info.value.problems
+    assert "hunter2" not in str(info.value)
 
 
 def test_bounds_keep_the_values_they_allow(tmp_path: Path) -> None:

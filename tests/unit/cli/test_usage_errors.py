@@ -60,3 +60,27 @@ def test_absurd_number_is_a_usage_error(case: str, monkeypatch: pytest.MonkeyPat
     assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
     assert "Traceback" not in result.output
     assert expected in " ".join(result.output.replace("│", " ").split()), result.output
+
+
+def test_probe_refuses_credentials_in_base_url_without_echoing_them() -> None:
+    result = runner.invoke(
+        app, ["probe", "--base-url", "http://alice:hunter2@127.0.0.1:9/v1", "--model", "m"]
+    )
+    assert result.exit_code == 2
+    assert "hunter2" not in result.output
+    assert "'http://alice:***@127.0.0.1:9/v1' carries credentials" in " ".join(
+        result.output.replace("│", " ").split()
+    )
+
+
+def test_db_command_on_an_unreachable_database_is_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # port 1 on loopback: nothing listens, the connection is refused at once
+    url = "postgresql+psycopg://u:hunter2@127.0.0.1:1/x?password=hunter3"
+    monkeypatch.setenv("ETALON_DATABASE__URL", url)
+    result = runner.invoke(app, ["db", "current"])
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert result.output.startswith("cannot reach the database: OperationalError: connection")
+    assert "port 1 failed" in result.output
+    assert "hunter" not in result.output
