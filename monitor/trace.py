@@ -577,6 +577,9 @@ def _deadlines_obj(d: Deadlines) -> dict[str, Any]:
 
 
 def to_dict(trace: Trace) -> dict[str, Any]:
+    """The JSON object of a trace, `conform`ed: whatever holds it (a trace file, the spool) reads
+    back."""
+    trace = conform(trace)
     if trace.minimal:
         obj: dict[str, Any] = {
             "probe_id": trace.probe_id,
@@ -618,11 +621,11 @@ def to_dict(trace: Trace) -> dict[str, Any]:
 def encode(trace: Trace) -> str:
     """One line of JSON, no trailing newline; non-ASCII text is kept as is.
 
-    The trace is `conform`ed first, so `decode(encode(t))` never fails. Text that is not valid
-    Unicode (a lone surrogate from a vendor's `\\ud800` escape) is written as a JSON escape
-    instead, which reads back as the same string.
+    The trace is `conform`ed (by `to_dict`), so `decode(encode(t))` never fails. Text that is
+    not valid Unicode (a lone surrogate from a vendor's `\\ud800` escape) is written as a JSON
+    escape instead, which reads back as the same string.
     """
-    obj = to_dict(conform(trace))
+    obj = to_dict(trace)
     line = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     try:
         line.encode("utf-8")
