@@ -394,7 +394,8 @@ class Exporter(_Model):
     @classmethod
     def _listen(cls, v: str) -> str:
         host, sep, port = v.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        bad_host = not host or re.search(r"\s", host) or _CONTROL.search(host)
+        if not sep or bad_host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"{v!r} is not host:port")
         return v
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,8 +32,8 @@ from monitor.config import ConfigError, Settings, load, parse_duration
 from monitor.limits import YEAR_MAX, YEAR_MIN
 from monitor.store.connect import open_store
 from monitor.store.embedded import EmbeddedError
-from monitor.store.rows import UnstorableTraceError
-from monitor.trace import TraceFormatError
+from monitor.store.rows import UnstorableTraceError, check_storable
+from monitor.trace import Trace, TraceFormatError
 
 ConfigOption = Annotated[
     Path | None,
@@ -162,11 +162,24 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
+def storable_traces(lines: Iterable[str]) -> Iterator[Trace]:
+    """Decode line by line; a trace the store cannot keep (minimal form, no probe id) is a line
+    error too, raised before its batch is written."""
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        trace = trace_codec.decode(line, line_no)
+        try:
+            check_storable(trace)
+        except UnstorableTraceError as e:
+            raise TraceFormatError(line_no, "(trace)", str(e)) from None
+        yield trace
+
+
 async def _import(settings: Settings, path: Path, total: int) -> tuple[int, int]:
     async with open_store(settings) as store:
         with trace_codec.open_traces(path) as f, progress_bar("import", total) as advance:
-            traces = trace_codec.iter_traces(f)
-            inserted = await store.ingest_many(traces, progress=advance)
+            inserted = await store.ingest_many(storable_traces(f), progress=advance)
     return inserted, total
 
 

@@ -158,6 +158,20 @@ def test_import_range_checks_against_the_columns(
     assert asyncio.run(stored()) == []  # the bad line's batch is not half-stored, nor wrapped
 
 
+def test_import_names_the_line_of_a_trace_the_store_cannot_keep(
+    tmp_path: Path, store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ETALON_DATABASE__URL", database_url)
+    path = tmp_path / "traces.jsonl"
+    path.write_bytes(FULL + MINIMAL)
+    result = runner.invoke(app, ["import", str(path)])
+    assert result.exit_code == 2, result.output
+    assert (
+        "line 2: (trace): probe 'ok-1': only full-form traces with started_at can be stored"
+        in " ".join(result.output.split())
+    )
+
+
 # ------------------------------------------------------------------ probe → import → analyze
 
 HEAD_429 = (

@@ -152,6 +152,10 @@ CASES: dict[str, tuple[str, str]] = {
         "database: {url: 'postgres://u:hunter2@h/x'}\n" + TARGET,
         "database.url: must be a postgresql:// or postgresql+psycopg:// URL",
     ),
+    "listen host with a newline": (
+        'exporter: {listen: "127.0.0.1\\n:9464"}\n' + TARGET,
+        "exporter.listen: '127.0.0.1\\n:9464' is not host:port",
+    ),
     "duplicate target": (
         "targets:\n  a:\n    base_url: http://h/v1\n    model: m1\n"
         "  a:\n    base_url: http://h/v1\n    model: m2\n",
