@@ -12,6 +12,7 @@ Contract (scripts and docs rely on these): `ETALON_CONFIG`, `ETALON_DATABASE__UR
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -208,6 +209,22 @@ class Target(_Model):
     @classmethod
     def _model(cls, v: str) -> str:
         return _plain_text(v, "model")
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        """Sent as JSON in every request body and stored in `targets.config`: NaN and infinity
+        are not JSON (vendors answer 400, PostgreSQL refuses the row)."""
+        stack: list[tuple[Any, str]] = [(v, "params")]
+        while stack:
+            value, where = stack.pop()
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{where} is {value}: parameters must be finite numbers")
+            if isinstance(value, dict):
+                stack.extend((item, f"{where}.{key}") for key, item in value.items())
+            elif isinstance(value, list):
+                stack.extend((item, f"{where}[{i}]") for i, item in enumerate(value))
+        return v
 
     @field_validator("region")
     @classmethod

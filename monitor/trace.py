@@ -532,7 +532,8 @@ def conform(trace: Trace) -> Trace:
                 {f"{name}.{k}": str(v) for k, v in values.items() if not _fits(v, INT64_MAX)}
             )
             changes[name] = {k: v for k, v in values.items() if _fits(v, INT64_MAX)}
-    if any(c.tokens > MAX_CHUNK_TOKENS or c.tokens < 0 for c in trace.chunks):
+    counts = [c.tokens for c in trace.chunks]
+    if counts and (max(counts) > MAX_CHUNK_TOKENS or min(counts) < 0):
         for i, c in enumerate(trace.chunks):
             if not 0 <= c.tokens <= MAX_CHUNK_TOKENS:
                 dropped[f"chunks[{i}].tokens"] = str(c.tokens)

@@ -156,6 +156,10 @@ CASES: dict[str, tuple[str, str]] = {
         'exporter: {listen: "127.0.0.1\\n:9464"}\n' + TARGET,
         "exporter.listen: '127.0.0.1\\n:9464' is not host:port",
     ),
+    "infinite request parameter": (
+        _target("params: {temperature: .inf, extra: {top_p: [0.9, .nan]}}"),
+        "targets.x.params: params.extra.top_p[1] is nan: parameters must be finite numbers",
+    ),
     "duplicate target": (
         "targets:\n  a:\n    base_url: http://h/v1\n    model: m1\n"
         "  a:\n    base_url: http://h/v1\n    model: m2\n",
