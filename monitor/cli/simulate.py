@@ -32,7 +32,9 @@ async def _serve(host: str, port: int, profile: str, seed: int) -> None:
 
 @app.command("simulate")
 def simulate_command(
-    port: Annotated[int, typer.Option("--port", help="0 picks a free port.")] = 8000,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")
+    ] = 8000,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     profile: Annotated[
         str, typer.Option("--profile", help=f"One of {', '.join(PRESETS)}.")

@@ -84,3 +84,10 @@ def test_db_command_on_an_unreachable_database_is_one_line(
     assert result.output.startswith("cannot reach the database: OperationalError: connection")
     assert "port 1 failed" in result.output
     assert "hunter" not in result.output
+
+
+def test_simulate_port_beyond_65535_is_a_usage_error() -> None:
+    """It used to wrap silently (99999 → a random free port)."""
+    result = runner.invoke(app, ["simulate", "--port", "99999"])
+    assert result.exit_code == 2
+    assert "--port" in result.output
