@@ -12,13 +12,17 @@ Contract (scripts and docs rely on these): `ETALON_CONFIG`, `ETALON_DATABASE__UR
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,7 +33,24 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from monitor.limits import (
+    DECODE_DEADLINE_MAX_S,
+    DECODE_DEADLINE_MIN_S,
+    EVERY_MAX_S,
+    EVERY_MIN_S,
+    MAX_TOKENS_MAX,
+    PREFILL_DEADLINE_MAX_S,
+    PREFILL_DEADLINE_MIN_S,
+    PROMPT_TOKENS_MAX,
+    PROMPT_TOKENS_MIN,
+    REPETITIONS_MAX,
+    RETENTION_DAYS_MAX,
+    TIMEOUT_MAX_S,
+)
+from monitor.metrics.prefill import PrefillModel
 from monitor.providers import APIS, PROVIDERS
 
 ENV_PREFIX = "ETALON_"
@@ -48,7 +69,10 @@ DEFAULT_EVERY_S = 3600.0
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_TARGET_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+"""Target and region names (matched whole: a trailing newline is not part of a name)."""
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def parse_duration(text: str) -> float:
@@ -62,16 +86,27 @@ def parse_duration(text: str) -> float:
     return value
 
 
+def _plain_text(v: str, what: str) -> str:
+    """Reject control characters (a trailing newline included): they end up in logs, labels and
+    request bodies where they split lines or forge entries."""
+    if _CONTROL.search(v):
+        raise ValueError(f"{what} {v!r} contains a control character (newline, tab, ...)")
+    if not v.strip():
+        raise ValueError(f"{what} must not be blank")
+    return v
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: `.inf` or `.nan` for a timeout or deadline would spin or crash the daemon
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Workload(_Model):
     """What one probe asks for; each prompt length is probed `repetitions` times per round."""
 
     prompt_tokens: list[int] = Field(default_factory=lambda: [256, 1024, 4096])
-    max_tokens: int = Field(default=256, ge=1, le=32768)
-    repetitions: int = Field(default=1, ge=1, le=100)
+    max_tokens: int = Field(default=256, ge=1, le=MAX_TOKENS_MAX)
+    repetitions: int = Field(default=1, ge=1, le=REPETITIONS_MAX)
 
     @field_validator("prompt_tokens")
     @classmethod
@@ -79,32 +114,49 @@ class Workload(_Model):
         if not v:
             raise ValueError("needs at least one prompt length")
         for p in v:
-            if not 16 <= p <= 200_000:
-                raise ValueError(f"prompt length {p} is outside 16..200000 tokens")
+            if not PROMPT_TOKENS_MIN <= p <= PROMPT_TOKENS_MAX:
+                raise ValueError(
+                    f"prompt length {p} is outside {PROMPT_TOKENS_MIN}..{PROMPT_TOKENS_MAX} tokens"
+                )
         return v
 
 
 class DeadlineConfig(_Model):
-    """What probes are judged against (design/metrics.md): decode tiers and the prefill deadline."""
+    """What probes are judged against (design/metrics.md): decode tiers and the prefill deadline.
+
+    Bounds (`monitor.limits`): decode deadlines 0.001..60 s; a fixed prefill deadline, and the
+    prefill model at every prompt length 16..200000, 0.001..3600 s.
+    """
 
     decode_s: list[float] = Field(default_factory=lambda: [0.025, 0.05, 0.1])
-    prefill_s: float | None = Field(default=None, gt=0)
+    prefill_s: float | None = Field(
+        default=None, ge=PREFILL_DEADLINE_MIN_S, le=PREFILL_DEADLINE_MAX_S
+    )
     prefill_model: tuple[float, float, float] | None = None
-    prefill_slack_s: float = Field(default=0.3, ge=0)
+    prefill_slack_s: float = Field(default=0.3, ge=0, le=PREFILL_DEADLINE_MAX_S)
 
     @field_validator("decode_s")
     @classmethod
     def _tiers(cls, v: list[float]) -> list[float]:
         if not v:
             raise ValueError("needs at least one decode deadline")
-        if any(d <= 0 for d in v):
-            raise ValueError("decode deadlines must be positive seconds")
+        for d in v:
+            if not DECODE_DEADLINE_MIN_S <= d <= DECODE_DEADLINE_MAX_S:
+                raise ValueError(
+                    f"decode deadline {d:g} s is outside "
+                    f"{DECODE_DEADLINE_MIN_S:g}..{DECODE_DEADLINE_MAX_S:g} s"
+                )
         return v
 
     @model_validator(mode="after")
     def _one_prefill(self) -> DeadlineConfig:
         if self.prefill_s is not None and self.prefill_model is not None:
             raise ValueError("set prefill_s or prefill_model, not both")
+        if self.prefill_model is not None:
+            model = PrefillModel(coefficients=self.prefill_model, slack_s=self.prefill_slack_s)
+            problem = model.problem()
+            if problem is not None:
+                raise ValueError(f"prefill_model {list(self.prefill_model)} {problem}")
         return self
 
 
@@ -114,10 +166,12 @@ class Pricing(_Model):
 
 
 class Timeouts(_Model):
-    connect_s: float = Field(default=10.0, gt=0)
-    first_byte_s: float = Field(default=60.0, gt=0)
-    idle_s: float = Field(default=30.0, gt=0)
-    total_s: float = Field(default=300.0, gt=0)
+    """Each at most a day (`monitor.limits.TIMEOUT_MAX_S`)."""
+
+    connect_s: float = Field(default=10.0, gt=0, le=TIMEOUT_MAX_S)
+    first_byte_s: float = Field(default=60.0, gt=0, le=TIMEOUT_MAX_S)
+    idle_s: float = Field(default=30.0, gt=0, le=TIMEOUT_MAX_S)
+    total_s: float = Field(default=300.0, gt=0, le=TIMEOUT_MAX_S)
 
 
 class TargetSlo(_Model):
@@ -141,7 +195,7 @@ class Target(_Model):
     price: Pricing = Field(default_factory=Pricing)
     region: str | None = None
     concurrency: int = Field(default=1, ge=1, le=512)
-    spacing_s: float = Field(default=0.0, ge=0)
+    spacing_s: float = Field(default=0.0, ge=0, le=TIMEOUT_MAX_S)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     slo: TargetSlo = Field(default_factory=TargetSlo)
     enabled: bool = True
@@ -160,17 +214,60 @@ class Target(_Model):
             raise ValueError(f"unknown api {v!r}; known: {', '.join(APIS)}")
         return v
 
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str) -> str:
+        return _plain_text(v, "model")
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        """Sent as JSON in every request body and stored in `targets.config`: NaN and infinity
+        are not JSON (vendors answer 400, PostgreSQL refuses the row)."""
+        stack: list[tuple[Any, str]] = [(v, "params")]
+        while stack:
+            value, where = stack.pop()
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{where} is {value}: parameters must be finite numbers")
+            if isinstance(value, dict):
+                stack.extend((item, f"{where}.{key}") for key, item in value.items())
+            elif isinstance(value, list):
+                stack.extend((item, f"{where}[{i}]") for i, item in enumerate(value))
+        return v
+
+    @field_validator("region")
+    @classmethod
+    def _target_region(cls, v: str | None) -> str | None:
+        if v is not None and not _TARGET_NAME.fullmatch(v):
+            raise ValueError(f"region {v!r} must match [a-z0-9][a-z0-9_-]*")
+        return v
+
     @field_validator("base_url")
     @classmethod
     def _url(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^https?://[^\s/]+", v):
-            raise ValueError(f"{v!r} is not an http(s) URL")
-        return v.rstrip("/") if v else v
+        if v is None:
+            return v
+        shown = mask_url(v)
+        if not re.match(r"^https?://[^\s/]+", v) or re.search(r"\s", v) or _CONTROL.search(v):
+            raise ValueError(f"{shown!r} is not an http(s) URL")
+        parts = urlsplit(v)
+        if "@" in parts.netloc:
+            # userinfo would be sent as Basic auth beside the API key (vendors answer 400/401) and
+            # stored in targets.config: refuse it rather than guess which credential was meant
+            raise ValueError(
+                f"{shown!r} carries credentials (user:password@); remove them and put the key "
+                "in the environment variable named by api_key_env"
+            )
+        if parts.query or parts.fragment:
+            raise ValueError(
+                f"{shown!r} has a query string or fragment; the API path is appended to base_url"
+            )
+        return v.rstrip("/")
 
     @field_validator("api_key_env")
     @classmethod
     def _env_name(cls, v: str | None) -> str | None:
-        if v is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", v):
+        if v is not None and not _ENV_NAME.fullmatch(v):
             raise ValueError("must be the NAME of an environment variable, not a key")
         return v
 
@@ -212,25 +309,28 @@ class Schedule(_Model):
 
     every: str | None = None
     cron: str | None = None
-    rounds_per_cycle: int = Field(default=24, ge=0)
-    cycles: int = Field(default=0, ge=0)
+    rounds_per_cycle: int = Field(default=24, ge=0, le=1_000_000)
+    cycles: int = Field(default=0, ge=0, le=1_000_000)
     """Stop probing after this many completed cycles (the daemon keeps serving); 0: never."""
-    jitter_s: float = Field(default=60.0, ge=0)
+    jitter_s: float = Field(default=60.0, ge=0, le=TIMEOUT_MAX_S)
     spread: str | None = None
     """Window over which target offsets are spread; default half the interval, at most 30 min."""
-    misfire_grace_s: float = Field(default=600.0, gt=0)
-    stop_grace_s: float = Field(default=20.0, ge=0)
+    misfire_grace_s: float = Field(default=600.0, gt=0, le=TIMEOUT_MAX_S)
+    stop_grace_s: float = Field(default=20.0, ge=0, le=TIMEOUT_MAX_S)
     """On SIGTERM, in-flight probes get this long to finish before they are cancelled."""
-    leader_poll_s: float = Field(default=1.0, gt=0)
+    leader_poll_s: float = Field(default=1.0, gt=0, le=TIMEOUT_MAX_S)
     """How often a standby retries the region's leader lock."""
-    backoff_default_s: float = Field(default=60.0, gt=0)
+    backoff_default_s: float = Field(default=60.0, gt=0, le=TIMEOUT_MAX_S)
     """Back-off after a 429 that carries no `Retry-After`."""
 
     @field_validator("every")
     @classmethod
     def _duration(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_duration(v)
+        if v is not None and not EVERY_MIN_S <= parse_duration(v) <= EVERY_MAX_S:
+            raise ValueError(
+                f"{v!r} is outside {EVERY_MIN_S:g}s..{EVERY_MAX_S / 86400:g}d "
+                "(a shorter round is a busy loop)"
+            )
         return v
 
     @field_validator("spread")
@@ -243,8 +343,20 @@ class Schedule(_Model):
     @field_validator("cron")
     @classmethod
     def _cron(cls, v: str | None) -> str | None:
-        if v is not None and len(v.split()) != 5:
+        if v is None:
+            return v
+        if len(v.split()) != 5:
             raise ValueError(f"{v!r} is not a 5-field crontab expression")
+        try:
+            trigger = CronTrigger.from_crontab(v, timezone=UTC)
+        except ValueError as e:
+            raise ValueError(f"{v!r} is not a valid crontab expression: {e}") from None
+        # `0 0 31 2 *` parses but never fires: the daemon would wait forever for its first round
+        now = datetime.now(UTC)
+        first = trigger.get_next_fire_time(None, now)
+        second = None if first is None else trigger.get_next_fire_time(first, first)
+        if first is None or second is None or second - now > timedelta(seconds=EVERY_MAX_S):
+            raise ValueError(f"{v!r} does not fire twice within a year")
         return v
 
     @model_validator(mode="after")
@@ -271,15 +383,27 @@ class Schedule(_Model):
 class Database(_Model):
     url: SecretStr | None = None
     """None: start the embedded PostgreSQL in the data directory."""
-    retention_days: int = Field(default=400, ge=1)
+    retention_days: int = Field(default=400, ge=1, le=RETENTION_DAYS_MAX)
     store_text: bool = True
     upgrade_on_start: bool = True
 
     @field_validator("url")
     @classmethod
     def _scheme(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and not v.get_secret_value().startswith(("postgresql", "postgres")):
+        """Parsed here as the store will parse it, so a bad URL is a config error, not a
+        traceback at start-up; messages never repeat the URL (it may hold a password)."""
+        if v is None:
+            return v
+        text = v.get_secret_value()
+        scheme = text.partition("://")[0]
+        if scheme not in ("postgresql", "postgresql+psycopg") or _CONTROL.search(text):
             raise ValueError("must be a postgresql:// or postgresql+psycopg:// URL")
+        try:
+            port = make_url(text).port
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a valid URL (check the port and the escaping)") from None
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError(f"port {port} is outside 1..65535")
         return v
 
 
@@ -287,16 +411,17 @@ class Exporter(_Model):
     """Where `/metrics`, `/healthz` and `/readyz` are served; how fresh the window gauges are."""
 
     listen: str = "127.0.0.1:9464"
-    refresh_s: float = Field(default=15.0, gt=0)
+    refresh_s: float = Field(default=15.0, gt=0, le=TIMEOUT_MAX_S)
     """How often the rolling-window snapshot is rebuilt from the store."""
-    loop_lag_sample_s: float = Field(default=1.0, gt=0)
+    loop_lag_sample_s: float = Field(default=1.0, gt=0, le=TIMEOUT_MAX_S)
     """How often event-loop lag is sampled for `etalon_event_loop_lag_seconds`."""
 
     @field_validator("listen")
     @classmethod
     def _listen(cls, v: str) -> str:
         host, sep, port = v.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        bad_host = not host or re.search(r"\s", host) or _CONTROL.search(host)
+        if not sep or bad_host or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError(f"{v!r} is not host:port")
         return v
 
@@ -315,6 +440,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="forbid",
         frozen=True,
+        allow_inf_nan=False,
     )
 
     data_dir: Path = DEFAULT_DATA_DIR
@@ -328,14 +454,14 @@ class Settings(BaseSettings):
     @classmethod
     def _names(cls, v: dict[str, Target]) -> dict[str, Target]:
         for name in v:
-            if not _TARGET_NAME.match(name):
+            if not _TARGET_NAME.fullmatch(name):
                 raise ValueError(f"target name {name!r} must match [a-z0-9][a-z0-9_-]*")
         return v
 
     @field_validator("region")
     @classmethod
     def _region(cls, v: str) -> str:
-        if not _TARGET_NAME.match(v):
+        if not _TARGET_NAME.fullmatch(v):
             raise ValueError(f"region {v!r} must match [a-z0-9][a-z0-9_-]*")
         return v
 
@@ -383,6 +509,46 @@ def _describe(error: ValidationError) -> list[str]:
     return out
 
 
+class DuplicateKeyError(ValueError):
+    """A YAML mapping names one key twice (YAML itself lets the last one silently win)."""
+
+
+def _duplicates(node: yaml.Node, path: str = "") -> Iterator[str]:
+    """`dotted.path: duplicate key (lines a and b)` for every key given twice, depth first."""
+    stack: list[tuple[yaml.Node, str]] = [(node, path)]
+    visited: set[int] = set()  # aliases share nodes: visit each once (no "billion laughs")
+    while stack:
+        current, where = stack.pop()
+        if id(current) in visited:
+            continue
+        visited.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in current.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    stack.append((value, where))
+                    continue
+                dotted = f"{where}.{key.value}" if where else key.value
+                line = key.start_mark.line + 1
+                if key.value in seen:
+                    yield f"{dotted}: duplicate key (lines {seen[key.value]} and {line})"
+                else:
+                    seen[key.value] = line
+                stack.append((value, dotted))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, where) for item in current.value)
+
+
+def _load_yaml(text: str) -> Any:
+    """`yaml.safe_load`, but a key given twice in one mapping is an error naming its path."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if node is not None:
+        found = sorted(_duplicates(node))
+        if found:
+            raise DuplicateKeyError("; ".join(found))
+    return yaml.safe_load(text)
+
+
 def load(path: Path | None = None) -> Settings:
     """Build settings from a YAML file (or `ETALON_CONFIG`) plus the environment.
 
@@ -393,7 +559,9 @@ def load(path: Path | None = None) -> Settings:
     source = str(path) if path else "environment"
     if path is not None:
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+            raw = _load_yaml(path.read_text(encoding="utf-8"))
+        except DuplicateKeyError as e:
+            raise ConfigError(source, [str(e)]) from None
         except FileNotFoundError:
             raise ConfigError(source, ["file not found"]) from None
         except IsADirectoryError:
@@ -415,12 +583,30 @@ def load(path: Path | None = None) -> Settings:
         raise ConfigError(source, _describe(e)) from None
 
 
-_URL_PASSWORD = re.compile(r"^(?P<head>[a-z0-9+]+://[^:/@]*):[^@]*@")
+_URL_PASSWORD = re.compile(r"^(?P<head>[A-Za-z0-9+.-]+://[^:/@?#]*):[^@/?#]*@")
+_SECRET_PARAM = re.compile(r"pass|secret|token|key|sig|auth|cred", re.IGNORECASE)
+MASK = "***"
 
 
 def mask_url(url: str) -> str:
-    """`postgresql://u:secret@h/db` → `postgresql://u:***@h/db`; no password: unchanged."""
-    return _URL_PASSWORD.sub(r"\g<head>:***@", url)
+    """A URL safe to print: the password of its userinfo and the value of every query parameter
+    that names a secret (`password`, `sslpassword`, `token`, `api_key`, ...) become `***`.
+
+    `postgresql://u:secret@h/db?password=x&sslmode=require` →
+    `postgresql://u:***@h/db?password=***&sslmode=require`; a URL without secrets is unchanged.
+    """
+    masked_url = _URL_PASSWORD.sub(rf"\g<head>:{MASK}@", url)
+    try:
+        parts = urlsplit(masked_url)
+    except ValueError:
+        return masked_url
+    if not parts.query:
+        return masked_url
+    params = parse_qsl(parts.query, keep_blank_values=True)
+    if not any(_SECRET_PARAM.search(k) for k, _ in params):
+        return masked_url
+    query = urlencode([(k, MASK if _SECRET_PARAM.search(k) else v) for k, v in params], safe="*/:")
+    return urlunsplit(parts._replace(query=query))
 
 
 def masked(settings: Settings) -> dict[str, Any]:

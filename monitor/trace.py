@@ -8,6 +8,12 @@ The reader is strict about the full form (every field the format shows is requir
 exporter is caught at import time, and lenient about the minimal form
 `{"probe_id", "prompt_tokens", "chunks": [[t_ns, tokens], ...]}` so traces from other tools can be
 scored. Every problem names its line and field, and the reader reports all of them, not the first.
+
+Every number is range-checked against what the store's columns and the metric engine hold
+(`monitor.limits`), so `analyze` never prints an overflowed value and `import` never wraps one.
+The writer keeps the same promise from the other side: `conform` brings a trace into that domain
+(a value out of range becomes null and is kept, as text, in `meta.out_of_range`; NaN and
+infinities in `meta` become strings), so every file the tool writes, it reads back.
 """
 
 from __future__ import annotations
@@ -22,11 +28,34 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import IO, Any, Final, TypeVar
 
+from monitor.limits import (
+    DECODE_DEADLINE_MAX_S,
+    DECODE_DEADLINE_MIN_S,
+    INT16_MAX,
+    INT32_MAX,
+    INT64_MAX,
+    PREFILL_DEADLINE_MAX_S,
+    PREFILL_DEADLINE_MIN_S,
+    TRACE_SPAN_MAX_NS,
+    YEAR_MAX,
+    YEAR_MIN,
+)
+
 FORMAT: Final = "etalon-trace/1"
-INT64_MAX: Final = 2**63 - 1
-"""Integers are stored as PostgreSQL `bigint` and scored as numpy int64."""
-MAX_CHUNK_TOKENS: Final = 32767
+MAX_CHUNK_TOKENS: Final = INT16_MAX
 """The most tokens one chunk may carry (the store keeps counts as `smallint`)."""
+HTTP_STATUS_MAX: Final = 999
+INT_FIELD_MAX: Final[dict[str, int]] = {
+    "requested_prompt_tokens": INT32_MAX,
+    "prompt_tokens": INT32_MAX,
+    "max_tokens": INT32_MAX,
+    "http_status": HTTP_STATUS_MAX,
+}
+"""Top-level integers and their largest value (the store keeps them as `integer`/`smallint`)."""
+META_DEPTH_MAX: Final = 32
+"""`meta` holds vendor headers and timings: a few levels deep, never a bomb."""
+OUT_OF_RANGE: Final = "out_of_range"
+"""`meta` key under which `conform` keeps, as text, each value it had to drop."""
 _E = TypeVar("_E", bound=StrEnum)
 
 
@@ -135,7 +164,14 @@ class _FieldError(Exception):
 # --------------------------------------------------------------------------- decoding
 
 
-def _int(obj: Mapping[str, Any], key: str, *, optional: bool = False, path: str = "") -> int | None:
+def _int(
+    obj: Mapping[str, Any],
+    key: str,
+    *,
+    optional: bool = False,
+    path: str = "",
+    most: int = INT64_MAX,
+) -> int | None:
     name = f"{path}{key}"
     if key not in obj:
         if optional:
@@ -148,9 +184,14 @@ def _int(obj: Mapping[str, Any], key: str, *, optional: bool = False, path: str 
         raise _FieldError(name, f"must be an integer, got {type(value).__name__}")
     if value < 0:
         raise _FieldError(name, "must not be negative")
-    if value > INT64_MAX:
-        raise _FieldError(name, f"must be at most {INT64_MAX} (a 64-bit integer)")
+    if value > most:
+        what = {INT64_MAX: " (a 64-bit integer)", TRACE_SPAN_MAX_NS: " ns (a week)"}.get(most, "")
+        raise _FieldError(name, f"must be at most {most}{what}")
     return value
+
+
+def _top_int(obj: Mapping[str, Any], key: str) -> int | None:
+    return _int(obj, key, optional=True, most=INT_FIELD_MAX[key])
 
 
 def _str(obj: Mapping[str, Any], key: str, *, optional: bool = False) -> str | None:
@@ -180,6 +221,7 @@ def _chunks(raw: Any) -> tuple[Chunk, ...]:
         raise _FieldError("chunks", "must be a list")
     out: list[Chunk] = []
     previous = -1
+    total = 0
     for i, item in enumerate(raw):
         path = f"chunks[{i}]"
         if isinstance(item, list):
@@ -190,9 +232,12 @@ def _chunks(raw: Any) -> tuple[Chunk, ...]:
             obj = item
         if not isinstance(obj, dict):
             raise _FieldError(path, "must be an object or a [t_ns, tokens] pair")
-        t_ns = _int(obj, "t_ns", path=f"{path}.")
-        tokens = _int(obj, "tokens", path=f"{path}.")
+        t_ns = _int(obj, "t_ns", path=f"{path}.", most=TRACE_SPAN_MAX_NS)
+        tokens = _int(obj, "tokens", path=f"{path}.", most=MAX_CHUNK_TOKENS)
         assert t_ns is not None and tokens is not None
+        total += tokens
+        if total > INT32_MAX:
+            raise _FieldError(path, f"more than {INT32_MAX} tokens in all")
         kind_raw = obj.get("kind", "content")
         try:
             kind = ChunkKind(kind_raw)
@@ -229,11 +274,13 @@ def _usage(raw: Any) -> dict[str, int | None] | None:
     return {str(k): _int(raw, k, optional=True, path="usage.") for k in raw}
 
 
-def _seconds(value: Any, path: str) -> float:
+def _seconds(value: Any, path: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _FieldError(path, "must be a number of seconds")
     if not math.isfinite(value) or value <= 0:
         raise _FieldError(path, "must be a positive number of seconds")
+    if not low <= value <= high:
+        raise _FieldError(path, f"{value:g} s is outside {low:g}..{high:g} s")
     return float(value)
 
 
@@ -247,8 +294,15 @@ def _deadlines(raw: Any) -> Deadlines | None:
     if not isinstance(decode, list):
         raise _FieldError("deadlines.decode_s", "must be a list of seconds")
     return Deadlines(
-        prefill_s=None if prefill is None else _seconds(prefill, "deadlines.prefill_s"),
-        decode_s=tuple(_seconds(v, f"deadlines.decode_s[{i}]") for i, v in enumerate(decode)),
+        prefill_s=None
+        if prefill is None
+        else _seconds(
+            prefill, "deadlines.prefill_s", PREFILL_DEADLINE_MIN_S, PREFILL_DEADLINE_MAX_S
+        ),
+        decode_s=tuple(
+            _seconds(v, f"deadlines.decode_s[{i}]", DECODE_DEADLINE_MIN_S, DECODE_DEADLINE_MAX_S)
+            for i, v in enumerate(decode)
+        ),
     )
 
 
@@ -261,13 +315,51 @@ def _started_at(raw: Any) -> datetime:
         raise _FieldError("started_at", f"{raw!r} is not an ISO-8601 timestamp") from None
     if value.tzinfo is None:
         raise _FieldError("started_at", "needs a timezone (end it with Z)")
-    return value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:
+        raise _FieldError("started_at", f"{raw!r} is outside the calendar") from None
+    if not YEAR_MIN <= value.year <= YEAR_MAX:
+        raise _FieldError("started_at", f"year {value.year} is outside {YEAR_MIN}..{YEAR_MAX}")
+    return value
+
+
+def _client(raw: Any) -> dict[str, int]:
+    if not isinstance(raw, dict):
+        raise _FieldError("client", "must be an object")
+    out: dict[str, int] = {}
+    for key, value in raw.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            checked = _int(raw, key, path="client.")
+            assert checked is not None
+            out[str(key)] = checked
+    return out
+
+
+def _meta(raw: Any) -> dict[str, Any] | None:
+    """Vendor extras, verbatim, but storable: no NaN or infinity (not JSON; PostgreSQL refuses
+    them) and at most `META_DEPTH_MAX` levels deep."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _FieldError("meta", "must be an object")
+    stack: list[tuple[Any, str, int]] = [(raw, "meta", 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _FieldError(where, f"{value} is not a JSON number")
+        if isinstance(value, dict | list):
+            if depth > META_DEPTH_MAX:
+                raise _FieldError(where, f"nested deeper than {META_DEPTH_MAX} levels")
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend((v, f"{where}.{k}", depth + 1) for k, v in items)
+    return raw
 
 
 def _minimal(obj: Mapping[str, Any]) -> Trace:
     return Trace(
         probe_id=_str(obj, "probe_id") or "",
-        prompt_tokens=_int(obj, "prompt_tokens", optional=True),
+        prompt_tokens=_top_int(obj, "prompt_tokens"),
         chunks=_chunks(obj.get("chunks", None)),
         deadlines=_deadlines(obj.get("deadlines")),
         minimal=True,
@@ -277,12 +369,8 @@ def _minimal(obj: Mapping[str, Any]) -> Trace:
 def _full(obj: Mapping[str, Any]) -> Trace:
     if obj["format"] != FORMAT:
         raise _FieldError("format", f"{obj['format']!r} is not {FORMAT!r}")
-    client = obj.get("client")
-    if not isinstance(client, dict):
-        raise _FieldError("client", "must be an object")
-    meta = obj.get("meta")
-    if meta is not None and not isinstance(meta, dict):
-        raise _FieldError("meta", "must be an object")
+    client = _client(obj.get("client"))
+    meta = _meta(obj.get("meta"))
     if "started_at" not in obj:
         raise _FieldError("started_at", "missing")
     for key in ("http_status", "error", "finish_reason", "usage", "requested_prompt_tokens"):
@@ -298,18 +386,18 @@ def _full(obj: Mapping[str, Any]) -> Trace:
         api=_str(obj, "api") or "",
         region=_str(obj, "region") or "",
         started_at=_started_at(obj["started_at"]),
-        requested_prompt_tokens=_int(obj, "requested_prompt_tokens", optional=True),
-        prompt_tokens=_int(obj, "prompt_tokens", optional=True),
-        max_tokens=_int(obj, "max_tokens", optional=True),
+        requested_prompt_tokens=_top_int(obj, "requested_prompt_tokens"),
+        prompt_tokens=_top_int(obj, "prompt_tokens"),
+        max_tokens=_top_int(obj, "max_tokens"),
         outcome=_enum(obj, "outcome", Outcome),
-        http_status=_int(obj, "http_status", optional=True),
+        http_status=_top_int(obj, "http_status"),
         error=_str(obj, "error", optional=True),
         finish_reason=_str(obj, "finish_reason", optional=True),
         phases_ns=_phases(obj["phases_ns"]),
         chunks=_chunks(obj.get("chunks")),
         token_count_source=_enum(obj, "token_count_source", TokenCountSource),
         usage=_usage(obj["usage"]),
-        client={k: v for k, v in client.items() if isinstance(v, int) and not isinstance(v, bool)},
+        client=client,
         deadlines=_deadlines(obj.get("deadlines")),
         meta=meta,
     )
@@ -331,6 +419,10 @@ def decode(line: str, line_no: int = 1) -> Trace:
         obj = json.loads(line)
     except json.JSONDecodeError as e:
         raise TraceFormatError(line_no, "(line)", f"not valid JSON: {e.msg}") from None
+    except RecursionError:
+        raise TraceFormatError(line_no, "(line)", "nested too deeply") from None
+    except ValueError as e:  # a number of more than 4300 digits
+        raise TraceFormatError(line_no, "(line)", f"not readable: {e}") from None
     if not isinstance(obj, dict):
         raise TraceFormatError(line_no, "(line)", "must be a JSON object")
     try:
@@ -371,6 +463,102 @@ def iter_traces(stream: IO[str] | Iterable[str]) -> Iterator[Trace]:
             yield decode(line, line_no)
 
 
+# --------------------------------------------------------------------------- the writer's domain
+
+
+def _fits(value: int | None, most: int) -> bool:
+    return value is None or 0 <= value <= most
+
+
+def _json_safe(value: Any, depth: int = 1) -> Any:
+    """`value` with NaN/infinities as strings and anything deeper than `META_DEPTH_MAX` as its
+    JSON text, so the reader (and PostgreSQL's `json`) accept it."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return json.dumps(value)  # "NaN", "Infinity", "-Infinity"
+    if isinstance(value, dict | list):
+        if depth > META_DEPTH_MAX:
+            return json.dumps(value, default=str)
+        if isinstance(value, dict):
+            return {str(k): _json_safe(v, depth + 1) for k, v in value.items()}
+        return [_json_safe(v, depth + 1) for v in value]
+    return value
+
+
+def _needs_json_fix(value: Any) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, dict | list):
+            if depth > META_DEPTH_MAX:
+                return True
+            stack.extend(
+                (v, depth + 1) for v in (item.values() if isinstance(item, dict) else item)
+            )
+    return False
+
+
+def conform(trace: Trace) -> Trace:
+    """The trace with every field inside the range the reader accepts (the same trace, unchanged,
+    when it already is).
+
+    A vendor's number that does not fit (a 10^12-token prompt, a negative usage count, a status
+    of 7 digits) becomes null and is kept as text in `meta.out_of_range.<field>`; a chunk of more
+    than `MAX_CHUNK_TOKENS` is clamped (its count kept there too); deadlines out of range are
+    dropped; NaN or infinity in `meta` becomes a string. Nothing the vendor sent is lost, and the
+    file reads back.
+    """
+    dropped: dict[str, str] = {}
+    changes: dict[str, Any] = {}
+    for key, most in INT_FIELD_MAX.items():
+        value = getattr(trace, key)
+        if not _fits(value, most):
+            dropped[key] = str(value)
+            changes[key] = None
+    if trace.usage is not None and not all(_fits(v, INT64_MAX) for v in trace.usage.values()):
+        usage: dict[str, int | None] = {}
+        for k, v in trace.usage.items():
+            if _fits(v, INT64_MAX):
+                usage[k] = v
+            else:
+                usage[k] = None
+                dropped[f"usage.{k}"] = str(v)
+        changes["usage"] = usage
+    for name in ("phases_ns", "client"):
+        values: Mapping[str, int] = getattr(trace, name)
+        if not all(_fits(v, INT64_MAX) for v in values.values()):
+            dropped.update(
+                {f"{name}.{k}": str(v) for k, v in values.items() if not _fits(v, INT64_MAX)}
+            )
+            changes[name] = {k: v for k, v in values.items() if _fits(v, INT64_MAX)}
+    counts = [c.tokens for c in trace.chunks]
+    if counts and (max(counts) > MAX_CHUNK_TOKENS or min(counts) < 0):
+        for i, c in enumerate(trace.chunks):
+            if not 0 <= c.tokens <= MAX_CHUNK_TOKENS:
+                dropped[f"chunks[{i}].tokens"] = str(c.tokens)
+        changes["chunks"] = tuple(
+            replace(c, tokens=min(max(c.tokens, 0), MAX_CHUNK_TOKENS)) for c in trace.chunks
+        )
+    d = trace.deadlines
+    if d is not None and not (
+        (d.prefill_s is None or PREFILL_DEADLINE_MIN_S <= d.prefill_s <= PREFILL_DEADLINE_MAX_S)
+        and all(DECODE_DEADLINE_MIN_S <= v <= DECODE_DEADLINE_MAX_S for v in d.decode_s)
+    ):
+        dropped["deadlines"] = repr((d.prefill_s, d.decode_s))
+        changes["deadlines"] = None
+    meta = trace.meta
+    if meta is not None and _needs_json_fix(meta):
+        meta = _json_safe(dict(meta))
+    if dropped:
+        meta = dict(meta or {})
+        previous = meta.get(OUT_OF_RANGE)
+        meta[OUT_OF_RANGE] = {**(previous if isinstance(previous, dict) else {}), **dropped}
+    if meta is not trace.meta:
+        changes["meta"] = meta
+    return replace(trace, **changes) if changes else trace
+
+
 # --------------------------------------------------------------------------- encoding
 
 
@@ -390,6 +578,9 @@ def _deadlines_obj(d: Deadlines) -> dict[str, Any]:
 
 
 def to_dict(trace: Trace) -> dict[str, Any]:
+    """The JSON object of a trace, `conform`ed: whatever holds it (a trace file, the spool) reads
+    back."""
+    trace = conform(trace)
     if trace.minimal:
         obj: dict[str, Any] = {
             "probe_id": trace.probe_id,
@@ -429,8 +620,19 @@ def to_dict(trace: Trace) -> dict[str, Any]:
 
 
 def encode(trace: Trace) -> str:
-    """One line of JSON, no trailing newline; non-ASCII text is kept as is."""
-    return json.dumps(to_dict(trace), ensure_ascii=False, separators=(",", ":"))
+    """One line of JSON, no trailing newline; non-ASCII text is kept as is.
+
+    The trace is `conform`ed (by `to_dict`), so `decode(encode(t))` never fails. Text that is
+    not valid Unicode (a lone surrogate from a vendor's `\\ud800` escape) is written as a JSON
+    escape instead, which reads back as the same string.
+    """
+    obj = to_dict(trace)
+    line = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        line = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return line
 
 
 def write(traces: Iterable[Trace], stream: IO[str]) -> int:

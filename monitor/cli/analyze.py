@@ -14,8 +14,20 @@ from rich.table import Table
 
 from monitor import trace as trace_codec
 from monitor.cli.app import app
+from monitor.limits import (
+    DECODE_DEADLINE_MAX_S,
+    DECODE_DEADLINE_MIN_S,
+    PREFILL_DEADLINE_MAX_S,
+    PREFILL_DEADLINE_MIN_S,
+)
 from monitor.metrics.analysis import Analysis, AnalysisOptions, analyze
 from monitor.metrics.prefill import DEFAULT_SLACK_S, PrefillModel
+
+
+def _within(value: float, low: float, high: float, option: str) -> None:
+    """NaN fails both comparisons, so it is rejected with the infinities."""
+    if not low <= value <= high:
+        raise typer.BadParameter(f"{option} {value:g} is outside {low:g}..{high:g} seconds")
 
 
 def _prefill_option(
@@ -26,8 +38,7 @@ def _prefill_option(
     if fixed is not None:
         if slack is not None:
             raise typer.BadParameter("--prefill-slack goes with --prefill-model")
-        if fixed <= 0:
-            raise typer.BadParameter("--prefill-deadline must be positive")
+        _within(fixed, PREFILL_DEADLINE_MIN_S, PREFILL_DEADLINE_MAX_S, "--prefill-deadline")
         return PrefillModel.fixed(fixed)
     if model is None:
         if slack is not None:
@@ -39,9 +50,15 @@ def _prefill_option(
         raise typer.BadParameter(
             f"--prefill-model wants three numbers C0,C1,C2, got {model!r}"
         ) from None
-    return PrefillModel(
+    if slack is not None:
+        _within(slack, 0.0, PREFILL_DEADLINE_MAX_S, "--prefill-slack")
+    prefill = PrefillModel(
         coefficients=(c0, c1, c2), slack_s=DEFAULT_SLACK_S if slack is None else slack
     )
+    problem = prefill.problem()
+    if problem is not None:
+        raise typer.BadParameter(f"--prefill-model {model} {problem}")
+    return prefill
 
 
 def _fmt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
@@ -146,8 +163,8 @@ def analyze_command(
     ] = False,
 ) -> None:
     """Score traces: per-request fluidity-index, TTFT, TPOT, D*, and the summary."""
-    if decode_deadline is not None and decode_deadline <= 0:
-        raise typer.BadParameter("--decode-deadline must be positive")
+    if decode_deadline is not None:
+        _within(decode_deadline, DECODE_DEADLINE_MIN_S, DECODE_DEADLINE_MAX_S, "--decode-deadline")
     prefill = _prefill_option(prefill_deadline, prefill_model, prefill_slack)
     err = Console(stderr=True)
     with _open(traces) as stream:

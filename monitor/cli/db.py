@@ -1,12 +1,15 @@
-"""`etalon-monitor db upgrade|downgrade|current|recompute|maintain`: schema and upkeep commands.
+"""`etalon-monitor db upgrade|downgrade|current|recompute|maintain|stop`: schema and upkeep.
 
 Each command connects like the daemon does (the configured URL, else the embedded server in the
 data directory, started for the command and stopped after it if it was not already running).
+`db stop` stops the embedded server, e.g. one left running by a daemon killed with `kill -9`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -18,8 +21,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from monitor.cli.app import app
 from monitor.cli.transfer import progress_bar, settings_or_exit
 from monitor.config import Settings
-from monitor.store import migrate
-from monitor.store.connect import database_url, open_store
+from monitor.store import is_unavailable, migrate
+from monitor.store.connect import database_url, embedded_server, open_store
 from monitor.store.embedded import EmbeddedError
 from monitor.store.recompute import stale_count
 
@@ -37,6 +40,22 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+@contextmanager
+def _reported() -> Iterator[None]:
+    """An embedded server that cannot start, or a database that cannot be reached, is a one-line
+    error (the driver's message names host and port, never the password), not a traceback."""
+    try:
+        yield
+    except EmbeddedError as e:
+        raise _fail(str(e)) from None
+    except Exception as e:
+        if not is_unavailable(e):
+            raise
+        cause = getattr(e, "orig", None) or e
+        first = (str(cause).strip().splitlines() or [""])[0]
+        raise _fail(f"cannot reach the database: {type(cause).__name__}: {first}") from None
+
+
 async def _on_engine(url: str, action: str, revision: str) -> str | None:
     engine = create_async_engine(url)
     try:
@@ -51,11 +70,8 @@ async def _on_engine(url: str, action: str, revision: str) -> str | None:
 
 def _migrate(config: Path | None, action: str, revision: str = "head") -> None:
     settings = settings_or_exit(config)
-    try:
-        with database_url(settings) as url:
-            current = asyncio.run(_on_engine(url, action, revision))
-    except EmbeddedError as e:
-        raise _fail(str(e)) from None
+    with _reported(), database_url(settings) as url:
+        current = asyncio.run(_on_engine(url, action, revision))
     suffix = " (head)" if current == migrate.head() else ""
     print(f"{current or '(empty: no schema)'}{suffix}")
 
@@ -100,10 +116,8 @@ def recompute(
 ) -> None:
     """Re-derive the summary columns from the stored chunks (resumable; run after an upgrade)."""
     settings = settings_or_exit(config)
-    try:
+    with _reported():
         done = asyncio.run(_recompute(settings, force))
-    except EmbeddedError as e:
-        raise _fail(str(e)) from None
     print(f"recomputed {done} probe(s)")
 
 
@@ -117,8 +131,35 @@ async def _maintain(settings: Settings) -> tuple[list[str], list[str]]:
 def maintain(config: ConfigOption = None) -> None:
     """Create the coming days' partitions and drop those past `database.retention_days`."""
     settings = settings_or_exit(config)
-    try:
+    with _reported():
         created, dropped = asyncio.run(_maintain(settings))
+    print(f"created {len(created)} partition(s), dropped {len(dropped)}")
+
+
+@db_app.command("stop")
+def stop(
+    config: ConfigOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Stop it even while the process that started it runs.")
+    ] = False,
+) -> None:
+    """Stop the embedded PostgreSQL of the data directory (left running by a killed daemon)."""
+    settings = settings_or_exit(config)
+    if settings.database.url is not None:
+        raise _fail("database.url is set: there is no embedded PostgreSQL to stop")
+    server = embedded_server(settings)
+    try:
+        if not server.running():
+            print(f"the embedded PostgreSQL in {server.data} is not running")
+            return
+        if server.owner_alive() and not force:
+            owner = (server.owner() or "?").partition(":")[0]
+            raise _fail(
+                f"the embedded PostgreSQL in {server.data} belongs to a running process "
+                f"(pid {owner}, a daemon?): stop that first, or pass --force"
+            )
+        pid = server.pid()
+        server.stop()
     except EmbeddedError as e:
         raise _fail(str(e)) from None
-    print(f"created {len(created)} partition(s), dropped {len(dropped)}")
+    print(f"stopped the embedded PostgreSQL in {server.data} (pid {pid})")

@@ -25,6 +25,7 @@ from monitor import config as config_mod
 from monitor import trace as trace_codec
 from monitor.cli.app import app
 from monitor.config import Target
+from monitor.limits import MAX_TOKENS_MAX, PROMPT_TOKENS_MAX, PROMPT_TOKENS_MIN, REPETITIONS_MAX
 from monitor.metrics.analysis import AnalysisOptions, analyze
 from monitor.metrics.quantiles import quantile
 from monitor.probe.batch import run_batch
@@ -42,6 +43,12 @@ def _lengths(text: str) -> list[int]:
         raise typer.BadParameter(f"want comma-separated integers, got {text!r}") from None
     if not values:
         raise typer.BadParameter("needs at least one prompt length")
+    for value in values:
+        if not PROMPT_TOKENS_MIN <= value <= PROMPT_TOKENS_MAX:
+            raise typer.BadParameter(
+                f"prompt length {value} is outside {PROMPT_TOKENS_MIN}..{PROMPT_TOKENS_MAX} tokens",
+                param_hint="--prompt-tokens",
+            )
     return values
 
 
@@ -172,9 +179,14 @@ def probe_command(
     prompt_tokens: Annotated[
         str | None, typer.Option("--prompt-tokens", help="Comma-separated lengths [256,1024,4096].")
     ] = None,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens", min=1)] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, max=MAX_TOKENS_MAX)
+    ] = None,
     requests: Annotated[
-        int | None, typer.Option("--requests", min=1, help="Probes per prompt length [1].")
+        int | None,
+        typer.Option(
+            "--requests", min=1, max=REPETITIONS_MAX, help="Probes per prompt length [1]."
+        ),
     ] = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, max=512)] = None,
     trace_out: Annotated[

@@ -23,6 +23,7 @@ from sqlalchemy.exc import ProgrammingError
 from monitor.cli.app import app
 from monitor.cli.transfer import ConfigOption, parse_moment, settings_or_exit
 from monitor.config import Settings
+from monitor.limits import INT64_MAX
 from monitor.report.browser import BrowserError, print_pdf
 from monitor.report.build import ReportInputs, build_report
 from monitor.report.json_schema import REPORT_SCHEMA
@@ -171,7 +172,8 @@ def report_command(
         typer.Option("--traces", help="Report from an exported trace JSONL file (- for stdin)."),
     ] = None,
     cycle: Annotated[
-        int | None, typer.Option("--cycle", help="A cycle id from the database.")
+        int | None,
+        typer.Option("--cycle", min=1, max=INT64_MAX, help="A cycle id from the database."),
     ] = None,
     since: Annotated[
         str | None,

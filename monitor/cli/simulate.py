@@ -42,7 +42,9 @@ HELP = (
 
 @app.command("simulate", help=HELP)
 def simulate_command(
-    port: Annotated[int, typer.Option("--port", help="0 picks a free port.")] = 8000,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="0 picks a free port.")
+    ] = 8000,
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (keep it loopback for tests).")
     ] = "127.0.0.1",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,10 +29,11 @@ from rich.progress import (
 from monitor import trace as trace_codec
 from monitor.cli.app import app
 from monitor.config import ConfigError, Settings, load, parse_duration
+from monitor.limits import YEAR_MAX, YEAR_MIN
 from monitor.store.connect import open_store
 from monitor.store.embedded import EmbeddedError
-from monitor.store.rows import UnstorableTraceError
-from monitor.trace import TraceFormatError
+from monitor.store.rows import UnstorableTraceError, check_storable
+from monitor.trace import Trace, TraceFormatError
 
 ConfigOption = Annotated[
     Path | None,
@@ -72,16 +73,30 @@ def settings_or_exit(config: Path | None) -> Settings:
 
 
 def parse_moment(text: str, now: datetime) -> datetime:
-    """`2026-11-01`, `2026-11-01T12:00:00Z` (naive means UTC) or a duration ago (`24h`, `7d`)."""
+    """`2026-11-01`, `2026-11-01T12:00:00Z` (naive means UTC) or a duration ago (`24h`, `7d`).
+
+    A moment outside years 1970..9998 (`99999999d` ago) is a usage error, not an overflow.
+    """
     try:
-        return now - timedelta(seconds=parse_duration(text))
+        seconds = parse_duration(text)
     except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is neither an ISO date/time nor a duration") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        seconds = None
+    if seconds is not None:
+        try:
+            moment = now - timedelta(seconds=seconds)
+        except OverflowError:
+            moment = None
+    else:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise typer.BadParameter(
+                f"{text!r} is neither an ISO date/time nor a duration"
+            ) from None
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment is None or not YEAR_MIN <= moment.year <= YEAR_MAX:
+        raise typer.BadParameter(f"{text!r} is outside the years {YEAR_MIN}..{YEAR_MAX}")
+    return moment
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -147,11 +162,24 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in f if line.strip())
 
 
+def storable_traces(lines: Iterable[str]) -> Iterator[Trace]:
+    """Decode line by line; a trace the store cannot keep (minimal form, no probe id) is a line
+    error too, raised before its batch is written."""
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        trace = trace_codec.decode(line, line_no)
+        try:
+            check_storable(trace)
+        except UnstorableTraceError as e:
+            raise TraceFormatError(line_no, "(trace)", str(e)) from None
+        yield trace
+
+
 async def _import(settings: Settings, path: Path, total: int) -> tuple[int, int]:
     async with open_store(settings) as store:
         with trace_codec.open_traces(path) as f, progress_bar("import", total) as advance:
-            traces = trace_codec.iter_traces(f)
-            inserted = await store.ingest_many(traces, progress=advance)
+            inserted = await store.ingest_many(storable_traces(f), progress=advance)
     return inserted, total
 
 

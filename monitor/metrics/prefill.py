@@ -13,11 +13,18 @@ Example: c = (0.02, 5e-5, 2e-9), slack 0.3, P = 512:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from monitor.limits import (
+    PREFILL_DEADLINE_MAX_S,
+    PREFILL_DEADLINE_MIN_S,
+    PROMPT_TOKENS_MAX,
+    PROMPT_TOKENS_MIN,
+)
 from monitor.metrics.units import seconds_to_ns
 
 DEFAULT_SLACK_S = 0.3
@@ -46,12 +53,42 @@ class PrefillModel:
         return c0 + c1 * p + c2 * p * p + self.slack_s
 
     def deadline_ns(self, prompt_tokens: int) -> int:
-        ns = seconds_to_ns(self.seconds(prompt_tokens))
-        if ns <= 0:
-            raise ValueError(
-                f"the prefill model gives a non-positive deadline at P={prompt_tokens}"
-            )
-        return ns
+        """`D_p(P)` in ns, held to [PREFILL_DEADLINE_MIN_S, PREFILL_DEADLINE_MAX_S].
+
+        A model checked by `problem()` stays inside that range for every workload length; the
+        clamp only matters for prompts longer than any workload (a trace from another tool),
+        where a quadratic would otherwise run past int64 nanoseconds or below zero.
+        """
+        seconds = min(
+            max(self.seconds(prompt_tokens), PREFILL_DEADLINE_MIN_S), PREFILL_DEADLINE_MAX_S
+        )
+        return seconds_to_ns(seconds)
+
+    def problem(self, lo: int = PROMPT_TOKENS_MIN, hi: int = PROMPT_TOKENS_MAX) -> str | None:
+        """Why this model is unusable for prompts of `lo..hi` tokens, or None when it is fine.
+
+        A quadratic on an interval is extreme at its ends or at its vertex, so three values
+        decide whether `D_p` stays within the allowed deadlines for every length in between.
+        """
+        values = [self.fixed_s] if self.fixed_s is not None else [self.slack_s]
+        if self.coefficients is not None:
+            values += list(self.coefficients)
+        if not all(math.isfinite(v) for v in values):
+            return "must be finite numbers"
+        points = [lo, hi]
+        if self.coefficients is not None and self.coefficients[2] != 0:
+            vertex = -self.coefficients[1] / (2 * self.coefficients[2])
+            if lo < vertex < hi:
+                points.append(round(vertex))
+        for p in points:
+            d = self.seconds(p)
+            if not PREFILL_DEADLINE_MIN_S <= d <= PREFILL_DEADLINE_MAX_S:
+                return (
+                    f"gives a prefill deadline of {d:.6g} s at {p} prompt tokens; it must stay "
+                    f"within {PREFILL_DEADLINE_MIN_S:g}..{PREFILL_DEADLINE_MAX_S:g} s for "
+                    f"{lo}..{hi} tokens"
+                )
+        return None
 
 
 def fit_prefill_model(

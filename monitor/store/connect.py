@@ -2,13 +2,15 @@
 
 `database_url(settings)` is a context manager for commands: with no `database.url` it starts the
 embedded PostgreSQL (unless it already runs, e.g. under the daemon) and stops it afterwards only if
-it started it. `open_store` adds the `Store` and, by default, `alembic upgrade head`
-(`StoreUnavailable` when the server cannot be reached).
+it started it, or adopted it because the process that started it is gone (`kill -9`).
+`open_store` adds the `Store` and, by default, `alembic upgrade head` (`StoreUnavailable` when
+the server cannot be reached).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -17,6 +19,8 @@ from monitor.store import migrate
 from monitor.store.boundary import boundary
 from monitor.store.embedded import EmbeddedError, EmbeddedPostgres
 from monitor.store.store import Store
+
+log = logging.getLogger(__name__)
 
 EMBEDDED_DIR = "postgres"
 
@@ -47,12 +51,22 @@ def database_url(settings: Settings, *, create: bool = True) -> Iterator[str]:
     server = embedded_server(settings)
     if not create and not server.initialized():
         raise missing_database(settings)
-    started_here = not server.running()
+    running = server.running()
+    owned_here = not running or not server.owner_alive()
+    if running and owned_here:
+        log.warning(
+            "adopting the embedded PostgreSQL in %s (pid %s): the process that started it is "
+            "gone; it is stopped when this one is done",
+            server.data,
+            server.pid(),
+        )
     url = server.start()
+    if owned_here:
+        server.take_ownership()
     try:
         yield url
     finally:
-        if started_here:
+        if owned_here:
             server.stop()
 
 

@@ -6,12 +6,21 @@ Binaries come from PATH or `/usr/lib/postgresql/<version>/bin` (newest first). P
 run as root, so as root the cluster belongs to, and runs as, the `postgres` OS user.
 
 Tests use the same class for a server they can stop (`stop(mode="immediate")`) and start again.
+
+After a crash (`kill -9` of the daemon) the server outlives its process: PostgreSQL runs in its own
+process, so that no probe in flight is lost with the daemon. `root/owner` names the process that
+started (or last adopted) the server, by pid and start time; a server whose owner is gone is an
+orphan, and the next daemon or command adopts it (uses it, and stops it when done, as if it had
+started it). `etalon-monitor db stop` stops an orphan by hand. A `postmaster.pid` whose pid now
+belongs to another program (a restarted container reuses pids) is stale: it is removed and the
+server started, instead of PostgreSQL refusing to start over it.
 """
 
 from __future__ import annotations
 
 import glob
 import hashlib
+import logging
 import os
 import pwd
 import shutil
@@ -24,7 +33,10 @@ from urllib.parse import quote
 
 import psycopg
 
+log = logging.getLogger(__name__)
+
 DATABASE: Final = "etalon"
+OWNER_FILE: Final = "owner"
 SUPERUSER: Final = "postgres"
 PORT: Final = 5432
 _SOCKET_PATH_MAX: Final = 100
@@ -82,6 +94,25 @@ def _run_as() -> str | None:
             "OS user to run it as; create one, run as another user, or set ETALON_DATABASE__URL"
         ) from None
     return SUPERUSER
+
+
+def process_token(pid: int) -> str | None:
+    """`pid:start-time` of a live process (None when it is gone): a pid alone is reused."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:  # no /proc (not Linux): the pid alone must do
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return f"{pid}:?"
+    # field 22 (start time) counted after the command name, which may hold spaces and parens
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return f"{pid}:{fields[19]}"
 
 
 class EmbeddedPostgres:
@@ -150,9 +181,68 @@ class EmbeddedPostgres:
         return (self.data / "PG_VERSION").is_file()
 
     def running(self) -> bool:
+        """True when this cluster's postmaster runs (a stale `postmaster.pid` does not count)."""
         if not self.initialized():
             return False
-        return self._run(self._bin().pg_ctl, "status", "-D", self.data, check=False).returncode == 0
+        status = self._run(self._bin().pg_ctl, "status", "-D", self.data, check=False)
+        return status.returncode == 0 and not self._stale_pid_file()
+
+    def pid(self) -> int | None:
+        """The postmaster's pid from `postmaster.pid`, if the file is there."""
+        try:
+            first = (self.data / "postmaster.pid").read_text().split("\n", 1)[0]
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return int(first) if first.strip().isdigit() else None
+
+    def _stale_pid_file(self) -> bool:
+        """True when `postmaster.pid` names a live process that is not this cluster's server."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            return True
+        except OSError:
+            return False  # no /proc: trust pg_ctl
+        if not cmdline or not Path(os.fsdecode(cmdline[0])).name.startswith("postgres"):
+            return True
+        # the postmaster runs as `postgres -D <data> ...`; a server of another cluster is not ours
+        return os.fsencode(str(self.data)) not in cmdline
+
+    # ----------------------------------------------------------------- ownership
+
+    @property
+    def _owner_path(self) -> Path:
+        return self.root / OWNER_FILE
+
+    def owner(self) -> str | None:
+        """The `pid:start-time` token of the process that owns the running server, if recorded."""
+        try:
+            return self._owner_path.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def owner_alive(self) -> bool:
+        token = self.owner()
+        if token is None:
+            return False
+        pid, _, _ = token.partition(":")
+        return pid.isdigit() and process_token(int(pid)) == token
+
+    def orphaned(self) -> bool:
+        """Running, but the process that started it is gone (a `kill -9` of the daemon)."""
+        return self.running() and not self.owner_alive()
+
+    def take_ownership(self) -> None:
+        token = process_token(os.getpid())
+        tmp = self._owner_path.with_suffix(".tmp")
+        tmp.write_text(f"{token}\n")
+        tmp.replace(self._owner_path)
+
+    def _release(self) -> None:
+        self._owner_path.unlink(missing_ok=True)
 
     def init(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -174,6 +264,13 @@ class EmbeddedPostgres:
         if not self.initialized():
             self.init()
         if not self.running():
+            if self._stale_pid_file():
+                log.warning(
+                    "embedded PostgreSQL: %s names pid %s, which is not this server; removing it",
+                    self.data / "postmaster.pid",
+                    self.pid(),
+                )
+                (self.data / "postmaster.pid").unlink(missing_ok=True)
             options = f"-c listen_addresses= -k {self._socket()} -p {PORT}"
             if not self._fsync:
                 # fsync off only: a process crash (stop -m immediate) must still keep every commit
@@ -202,6 +299,7 @@ class EmbeddedPostgres:
         """Stop the server (`fast`: clean; `immediate`: like a crash, for outage tests)."""
         if self.running():
             self._run(self._bin().pg_ctl, "stop", "-w", "-D", self.data, "-m", mode)
+        self._release()
 
     def destroy(self) -> None:
         """Stop and delete the cluster (tests)."""

@@ -15,7 +15,15 @@ from typing import Any
 
 from monitor.metrics.units import NS_PER_S
 from monitor.store.summary import ProbeSummary
-from monitor.trace import Chunk, ChunkKind, Deadlines, Outcome, TokenCountSource, Trace
+from monitor.trace import (
+    Chunk,
+    ChunkKind,
+    Deadlines,
+    Outcome,
+    TokenCountSource,
+    Trace,
+    conform,
+)
 
 SMALLINT_MAX = 32767
 _KIND_CODE = {ChunkKind.CONTENT: 0, ChunkKind.REASONING: 1}
@@ -85,7 +93,12 @@ def _no_nul(text: str | None) -> str | None:
 
 
 def trace_columns(trace: Trace, *, store_text: bool = True) -> dict[str, Any]:
-    """The non-summary columns of a trace's row (raises `UnstorableTraceError`)."""
+    """The non-summary columns of a trace's row (raises `UnstorableTraceError`).
+
+    The trace is `conform`ed first: a vendor's number that does not fit its column is kept as
+    text in `meta.out_of_range` rather than wrapped by the binary COPY or failing the batch.
+    """
+    trace = conform(trace)
     started_at = check_storable(trace)
     kinds = [_KIND_CODE[c.kind] for c in trace.chunks]
     texts = [_no_nul(c.text) for c in trace.chunks] if store_text else []
