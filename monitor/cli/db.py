@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from monitor.cli.app import app
 from monitor.cli.transfer import progress_bar, settings_or_exit
 from monitor.config import Settings
-from monitor.store import is_unavailable, migrate
+from monitor.ledger import StoreUnavailable
+from monitor.store import migrate
+from monitor.store.boundary import boundary
 from monitor.store.connect import database_url, embedded_server, open_store
 from monitor.store.embedded import EmbeddedError
 from monitor.store.recompute import stale_count
@@ -45,15 +47,12 @@ def _reported() -> Iterator[None]:
     """An embedded server that cannot start, or a database that cannot be reached, is a one-line
     error (the driver's message names host and port, never the password), not a traceback."""
     try:
-        yield
+        with boundary():
+            yield
     except EmbeddedError as e:
         raise _fail(str(e)) from None
-    except Exception as e:
-        if not is_unavailable(e):
-            raise
-        cause = getattr(e, "orig", None) or e
-        first = (str(cause).strip().splitlines() or [""])[0]
-        raise _fail(f"cannot reach the database: {type(cause).__name__}: {first}") from None
+    except StoreUnavailable as e:
+        raise _fail(f"cannot reach the database: {e.reason}") from None
 
 
 async def _on_engine(url: str, action: str, revision: str) -> str | None:
