@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.simulator",
     "tests.fixtures.llama",
+    "tests.fixtures.hostile",
 ]

@@ -62,6 +62,7 @@ from monitor.schedule import (
     RoundScheduler,
 )
 from monitor.schedule.triggers import interval_s
+from monitor.secrets import scrub_logs, scrubber_for
 from monitor.store import RoundRef, RoundStatus, Store, is_unavailable
 from monitor.store.connect import open_store
 from monitor.store.embedded import EmbeddedError
@@ -167,6 +168,8 @@ class Daemon:
         self.probe_metrics = ProbeMetrics(self.registry)
         self.daemon_metrics = DaemonMetrics(self.registry, version(), settings.region)
         self._snapshot = WindowSnapshot()
+        self._scrubber = scrubber_for(settings)
+        """Every configured secret: probes and log lines pass it."""
         self._db_state = "starting"
         self._role = "standby"
         self._backoff = Backoff(monotonic, settings.schedule.backoff_default_s)
@@ -191,6 +194,7 @@ class Daemon:
     # ----------------------------------------------------------------- lifecycle
 
     async def run(self) -> int:
+        scrub_logs(self._scrubber)  # handlers are set up by now (`run` configures logging)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
@@ -233,6 +237,7 @@ class Daemon:
                     tokenizer,
                     lag_monitor=lag,
                     keep_text=self.settings.database.store_text,
+                    scrubber=self._scrubber,
                 )
                 self._declare_series()
                 settle_heap()  # start-up garbage frozen: fewer GC pauses between reads
@@ -466,12 +471,28 @@ class Daemon:
 
     def _trace_sink(self, writer: SpoolingWriter) -> Callable[[ProbeJob, Trace], Awaitable[None]]:
         async def on_trace(job: ProbeJob, trace: Trace) -> None:
+            ref = RoundRef(job.round.cycle_id, job.round.round_index, job.target_name)
+            try:
+                await writer.write(trace, ref)
+            except Exception as e:
+                # Refused for its content (an outage spools instead): set aside, counted as a
+                # write error, and NOT counted as a probe, since the database will never hold it.
+                # One line, never the row (it holds vendor text): the driver's first line only.
+                writer.spool.set_aside(trace, ref, type(e).__name__)
+                self.daemon_metrics.db_write_errors.inc()
+                log.error(
+                    "probe %s of %s refused by the database (%s); kept in %s",
+                    trace.probe_id,
+                    job.target_name,
+                    _reason(e),
+                    writer.spool.rejected_path,
+                )
+                return
+            finally:
+                self.daemon_metrics.spool_depth.set(writer.depth)
             # Scoring a trace for its histograms is ~1.5 ms of numpy per probe: off the loop that
             # stamps other probes' chunks (prometheus_client metrics are thread-safe).
             await asyncio.to_thread(self.probe_metrics.observe, trace)
-            ref = RoundRef(job.round.cycle_id, job.round.round_index, job.target_name)
-            await writer.write(trace, ref)
-            self.daemon_metrics.spool_depth.set(writer.depth)
 
         return on_trace
 

@@ -183,6 +183,10 @@ class Spool:
             os.fsync(f.fileno())
         self.rejected += 1
 
+    def set_aside(self, trace: Trace, round_ref: RoundRef | None, reason: str) -> None:
+        """Keep a trace the database refused on its first write in `rejected_path` (not lost)."""
+        self._reject(SpooledTrace(trace, round_ref, 0), reason)
+
     async def replay(self, store: Store, batch: int = 200) -> int:
         """Ingest every waiting trace in order; returns how many were stored.
 
