@@ -10,12 +10,15 @@ its storage, or a stream was kept whole.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from monitor import trace as trace_codec
 from monitor.config import Target
@@ -25,7 +28,7 @@ from monitor.probe.prompts import make_prompt
 from monitor.probe.session import make_session
 from monitor.probe.tokens import BuiltinTokenizer
 from monitor.store import Store
-from monitor.trace import Outcome, Trace
+from monitor.trace import Chunk, Outcome, Trace
 from tests.fixtures.hostile import HostilePair
 
 KEY = "sk-hostile-9c1e5b44d07f3a2d8e4b6a0f"
@@ -215,3 +218,22 @@ async def test_hostile_vendor_case(case: Case, hostile: HostilePair, store: Stor
     assert trace_codec.decode(line).outcome is case.outcome
     assert leaks(line) == []
     assert leaks(await dump(store)) == []
+
+
+async def test_a_row_the_database_refuses_is_not_in_the_error(store: Store) -> None:
+    # bypassing the prober: a count the `integer` column cannot hold, beside the
+    # key in the text. The driver's error once carried the whole row (and so the key) into the
+    # daemon's log line.
+    trace = Trace(
+        probe_id="refused",
+        chunks=(Chunk(1_000_000, 1, text=f"key {KEY}"),),
+        prompt_tokens=16,
+        max_tokens=2**31,
+        started_at=datetime(2026, 11, 29, tzinfo=UTC),
+        outcome=Outcome.OK,
+    )
+    with pytest.raises(DBAPIError) as caught:
+        await store.ingest(trace)
+    assert "out of range" in str(caught.value)
+    assert leaks(str(caught.value)) == []
+    assert leaks("".join(traceback.format_exception(caught.value))) == []
