@@ -69,6 +69,8 @@ class StreamFacts:
     """Vendor numbers refused (see `numbers`): field path → raw value, cut short."""
     reads: int = 0
     bytes: int = 0
+    text_chars: int = 0
+    """Characters of chunk text kept (0 when text is not kept)."""
 
 
 def _merge_usage(facts: StreamFacts, usage: dict[str, int | None]) -> None:
@@ -240,6 +242,7 @@ class StreamAssembler:
         pending = self._pending
         counts = _count_tokens(facts, pending, self._tokenizer)
         keep = self._keep_text
+        facts.text_chars = sum(map(len, pending.text)) if keep else 0
         facts.chunks = [
             Chunk(t, n, ChunkKind.REASONING if r else ChunkKind.CONTENT, x if keep else None)
             for t, n, r, x in zip(

@@ -22,7 +22,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +43,8 @@ from monitor.secrets import Scrubber, strip_userinfo
 from monitor.trace import MAX_CHUNK_TOKENS, Chunk, Deadlines, Outcome, Trace
 
 ERROR_BODY_LIMIT = 16_384
+SCRUB_ON_LOOP_CHARS = 65_536
+"""Chunk text longer than this (far beyond a normal answer) is scrubbed in a worker thread."""
 VENDOR_STRING_CHARS = 200
 """Ids, model names and finish reasons from the vendor are kept up to this length (scrubbed
 first)."""
@@ -93,7 +95,7 @@ def _vendor_string(text: str | None, scrubber: Scrubber) -> str | None:
     return None if text is None else short(scrubber.scrub(text), VENDOR_STRING_CHARS)
 
 
-def _scrubbed_chunks(chunks: tuple[Chunk, ...], scrubber: Scrubber) -> tuple[Chunk, ...]:
+def _scrubbed_chunks(chunks: Sequence[Chunk], scrubber: Scrubber) -> Sequence[Chunk]:
     """Chunk texts with secrets masked character for character, across chunk boundaries."""
     if not scrubber or all(c.text is None for c in chunks):
         return chunks
@@ -305,6 +307,12 @@ class Prober:
         except Exception:  # a parser bug: keep the trace, say so
             log.exception("parsing a stream from %s failed", target.model)
             facts = StreamFacts(malformed=1, malformed_reason="parser failed")
+        if scrubber and facts.text_chars > SCRUB_ON_LOOP_CHARS:
+            # a long text (a hostile stream, up to limits.max_bytes) is scrubbed off the loop
+            # that stamps other probes' reads
+            facts.chunks = list(await asyncio.to_thread(_scrubbed_chunks, facts.chunks, scrubber))
+        else:
+            facts.chunks = list(_scrubbed_chunks(facts.chunks, scrubber))
         return self._finish(
             base,
             started_at,
@@ -386,7 +394,7 @@ class Prober:
                 Outcome.PROTOCOL_ERROR,
                 f"implausible {', '.join(usage_refused)} (kept in meta.implausible)",
             )
-        chunks = _scrubbed_chunks(tuple(facts.chunks), scrubber)
+        chunks = tuple(facts.chunks)  # scrubbed by `probe()`
         biggest = max((c.tokens for c in chunks), default=0)
         if biggest > MAX_CHUNK_TOKENS:
             # a vendor's nonsense (one event of megabytes): kept, clamped, and not scored as ok
