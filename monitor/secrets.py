@@ -240,3 +240,10 @@ def scrub_logs(scrubber: Scrubber, logger: logging.Logger | None = None) -> None
         for old in [f for f in handler.filters if isinstance(f, ScrubbingFilter)]:
             handler.removeFilter(old)
         handler.addFilter(ScrubbingFilter(scrubber))
+
+
+def scrubbed_stderr_logging(scrubber: Scrubber) -> None:
+    """For one-shot commands: warnings and errors to stderr (if nothing logs yet), scrubbed."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    scrub_logs(scrubber)
