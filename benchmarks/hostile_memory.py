@@ -121,20 +121,24 @@ def main() -> None:
             port = int(port_file.read_text())
             limits = "roomy (1 GiB, 256 MiB/event)" if args.roomy else "default"
             print(f"limits: {limits}", flush=True)
-            header = "| case | outcome | read per stream | text kept | peak RSS | over baseline | s |"
-            print(header)
-            print("|" + "---|" * 7)
+            columns = ("case", "outcome", "read per stream", "text kept", "peak RSS", "over", "s")
+            print("| " + " | ".join(columns) + " |")
+            print("|" + "---|" * len(columns))
             for label, case, size, streams in CASES:
                 if args.only and label not in args.only:
                     continue
                 url = f"http://127.0.0.1:{port}/{case}/{size}/v1"
                 r = run_case(url, streams, args.roomy)
-                print(
-                    f"| {label} | {', '.join(r['outcomes'])} | {r['bytes_read'] / (1 << 20):.1f} MiB"
-                    f" | {r['text_kept'] / (1 << 20):.2f} MiB | {r['peak_mb']:.0f} MB"
-                    f" | {r['peak_mb'] - r['baseline_mb']:.0f} MB | {r['seconds']} |",
-                    flush=True,
+                cells = (
+                    label,
+                    ", ".join(r["outcomes"]),
+                    f"{r['bytes_read'] / (1 << 20):.1f} MiB",
+                    f"{r['text_kept'] / (1 << 20):.2f} MiB",
+                    f"{r['peak_mb']:.0f} MB",
+                    f"{r['peak_mb'] - r['baseline_mb']:.0f} MB",
+                    str(r["seconds"]),
                 )
+                print("| " + " | ".join(cells) + " |", flush=True)
         finally:
             server.terminate()
             server.wait(10)

@@ -165,8 +165,9 @@ class Prober:
         if secret:
             headers.update(wire.auth_headers(secret))
         headers.update(extra_headers or {})
-        # credentials in base_url go as Basic auth, unless the key already needs Authorization
-        # (config validation refuses that combination; a CLI URL may still carry it)
+        # credentials in a base_url never reach aiohttp (beside an Authorization header it
+        # refuses the request, which read as the vendor's protocol error): they go as Basic auth
+        # unless the key already uses Authorization, and the scrubber knows the password
         base_url, user, password = strip_userinfo(target.resolved_base_url or "")
         if user is not None and not any(k.lower() == "authorization" for k in headers):
             pair = f"{user}:{password or ''}".encode()

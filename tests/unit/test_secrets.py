@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 
-import pytest
-
 from monitor.config import Settings
 from monitor.secrets import (
     MIN_PIECE,
@@ -96,9 +94,7 @@ def test_configured_secrets_know_keys_and_url_passwords() -> None:
     assert sorted(found) == sorted(["db-password-1", KEY])
 
 
-def test_the_log_filter_scrubs_message_arguments_and_tracebacks(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def test_the_log_filter_scrubs_message_arguments_and_tracebacks() -> None:
     records: list[str] = []
 
     class Keep(logging.Handler):
