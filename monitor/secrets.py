@@ -19,7 +19,9 @@ o contains the block at 4·⌈o/4⌉, which ends by o+7), so only a block's hits
 and kept when the extended match is at least `MIN_PIECE` long. A 1 MiB text and a 40-character
 key cost ten C-speed scans.
 
-Secrets shorter than `MIN_PIECE` are removed only where they occur whole.
+Secrets shorter than `MIN_PIECE` are removed only where they occur whole. The price of the piece
+rule is a false positive now and then: a key's public prefix of 8+ characters (`sk-proj-`) is
+masked wherever it appears, which costs nothing but a few asterisks.
 """
 
 from __future__ import annotations
