@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.simulator",
     "tests.fixtures.llama",
     "tests.fixtures.disk",
+    "tests.fixtures.hostile",
 ]

@@ -174,6 +174,23 @@ class Timeouts(_Model):
     total_s: float = Field(default=300.0, gt=0, le=TIMEOUT_MAX_S)
 
 
+class Limits(_Model):
+    """What one probe may cost in bytes and events; past a limit the probe ends as `too_large`,
+    keeping what it received up to the limit (the prober enforces these: monitor/probe/client.py).
+
+    Sized for 8k-token answers with headroom. One token per event is the worst common case; an
+    OpenAI chat chunk with per-chunk usage is ~350 bytes of SSE, an Anthropic delta ~150:
+    8192 tokens x 400 B = 3.3 MB, x 2.5 headroom (reasoning, keep-alives, longer ids) ~ 8 MiB.
+    Events: 8192 content events + a handful of framing ones, x 8 headroom = 65536. One event: a
+    vendor that sends a whole answer at once needs 8192 tokens x ~4 chars x <= 4 UTF-8 bytes =
+    128 KiB; x 8 = 1 MiB (an SSE line that long is already hostile).
+    """
+
+    max_bytes: int = Field(default=8 << 20, ge=64 << 10, le=1 << 30)
+    max_events: int = Field(default=65536, ge=16, le=10_000_000)
+    max_event_bytes: int = Field(default=1 << 20, ge=4 << 10, le=256 << 20)
+
+
 class TargetSlo(_Model):
     """Objectives a target is held to; exported as `etalon_target_slo_*` for alert rules."""
 
@@ -197,6 +214,7 @@ class Target(_Model):
     concurrency: int = Field(default=1, ge=1, le=512)
     spacing_s: float = Field(default=0.0, ge=0, le=TIMEOUT_MAX_S)
     timeouts: Timeouts = Field(default_factory=Timeouts)
+    limits: Limits = Field(default_factory=Limits)
     slo: TargetSlo = Field(default_factory=TargetSlo)
     enabled: bool = True
 

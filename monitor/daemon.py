@@ -37,6 +37,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import make_url
 
 from monitor.config import Settings
+from monitor.durable import LogWriteError
 from monitor.export import (
     DaemonMetrics,
     ProbeMetrics,
@@ -61,7 +62,9 @@ from monitor.schedule import (
     RoundScheduler,
 )
 from monitor.schedule.triggers import interval_s
+from monitor.secrets import scrub_logs, scrubber_for
 from monitor.store import Store, StoreUnavailable
+from monitor.store.boundary import reason
 from monitor.store.connect import open_store
 from monitor.store.embedded import EmbeddedError
 from monitor.store.spool import Spool, SpoolingWriter
@@ -141,6 +144,8 @@ class Daemon:
         self.probe_metrics = ProbeMetrics(self.registry)
         self.daemon_metrics = DaemonMetrics(self.registry, version(), settings.region)
         self._snapshot = WindowSnapshot()
+        self._scrubber = scrubber_for(settings)
+        """Every configured secret: probes and log lines pass it."""
         self._db_state = "starting"
         self._role = Role.STANDBY
         self._writer: SpoolingWriter | None = None
@@ -174,6 +179,7 @@ class Daemon:
     # ----------------------------------------------------------------- lifecycle
 
     async def run(self) -> int:
+        scrub_logs(self._scrubber)  # handlers are set up by now (`run` configures logging)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
@@ -214,6 +220,7 @@ class Daemon:
                     tokenizer,
                     lag_monitor=lag,
                     keep_text=self.settings.database.store_text,
+                    scrubber=self._scrubber,
                 )
                 self._declare_series()
                 settle_heap()  # start-up garbage frozen: fewer GC pauses between reads
@@ -445,11 +452,39 @@ class Daemon:
 
     def _trace_sink(self, writer: SpoolingWriter) -> Callable[[ProbeJob, Trace], Awaitable[None]]:
         async def on_trace(job: ProbeJob, trace: Trace) -> None:
+            ref = job.round
+            try:
+                await writer.write(trace, ref)
+            except Exception as e:
+                # Refused for its content (an outage spools instead): set aside, counted as a
+                # write error, and NOT counted as a probe, since the database will never hold it.
+                # One line, never the row (it holds vendor text): the driver's first line only.
+                self.daemon_metrics.db_write_errors.inc()
+                try:
+                    await asyncio.to_thread(writer.spool.reject, trace, type(e).__name__)
+                except LogWriteError as disk:
+                    self.daemon_metrics.spool_dropped.inc()
+                    log.error(
+                        "probe %s of %s refused by the database (%s) and dropped: %s",
+                        trace.probe_id,
+                        job.target_name,
+                        reason(e),
+                        disk,
+                    )
+                    return
+                log.error(
+                    "probe %s of %s refused by the database (%s); kept in %s",
+                    trace.probe_id,
+                    job.target_name,
+                    reason(e),
+                    writer.spool.rejected_path,
+                )
+                return
+            finally:
+                self.daemon_metrics.spool_depth.set(writer.depth)
             # Scoring a trace for its histograms is ~1.5 ms of numpy per probe: off the loop that
             # stamps other probes' chunks (prometheus_client metrics are thread-safe).
             await asyncio.to_thread(self.probe_metrics.observe, trace)
-            await writer.write(trace, job.round)
-            self.daemon_metrics.spool_depth.set(writer.depth)
 
         return on_trace
 

@@ -70,6 +70,10 @@ class Outcome(StrEnum):
     STREAM_ERROR = "stream_error"
     TRUNCATED = "truncated"
     PROTOCOL_ERROR = "protocol_error"
+    REDIRECTED = "redirected"
+    """A 3xx answer: never followed, so credentials never travel to another origin."""
+    TOO_LARGE = "too_large"
+    """The response passed the target's byte, event or event-size limit; reading stopped."""
 
 
 class ChunkKind(StrEnum):

@@ -33,6 +33,7 @@ from monitor.probe.eventloop import run
 from monitor.probe.gcpolicy import settle_heap
 from monitor.probe.tokens import DEFAULT_TOKENIZER, TokenizerUnavailableError, get_tokenizer
 from monitor.providers import APIS, PROVIDERS
+from monitor.secrets import Scrubber, scrubbed_stderr_logging, url_secrets
 from monitor.trace import Outcome, Trace
 
 
@@ -218,8 +219,11 @@ def probe_command(
     except TokenizerUnavailableError as e:
         raise typer.BadParameter(str(e)) from None
     err = Console(stderr=True)
+    key = target.api_key()
+    secrets = [key.get_secret_value()] if key is not None else []
+    scrubbed_stderr_logging(Scrubber([*secrets, *url_secrets(target.resolved_base_url or "")]))
     key_env = target.resolved_key_env
-    if key_env and target.api_key() is None:
+    if key_env and key is None:
         err.print(f"[yellow]environment variable {key_env} is not set: sending no API key[/]")
     total = len(lengths) * reps
     progress = Progress(

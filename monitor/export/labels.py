@@ -15,6 +15,8 @@ OUTCOMES: Final = (
     "stream_error",
     "truncated",
     "protocol_error",
+    "redirected",
+    "too_large",
     "skipped",
 )
 """Every `outcome` label value: the trace outcomes plus `skipped` (not run: target backed off)."""

@@ -19,7 +19,6 @@ from monitor.probe.wire import (
     int_or_none,
     parse_json,
     provider_of,
-    short,
     with_params,
 )
 
@@ -89,7 +88,7 @@ class AnthropicWire:
         elif kind == "error":
             err = obj.get("error")
             if isinstance(err, dict):
-                out.error = short(f"{err.get('type', 'error')}: {err.get('message', '')}")
+                out.error = f"{err.get('type', 'error')}: {err.get('message', '')}"
             else:
-                out.error = short(f"error: {err}")
+                out.error = f"error: {err}"
         return out

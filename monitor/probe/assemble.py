@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.probe.numbers import checked_timings, checked_usage, plausible_count, raw_text
 from monitor.probe.sse import SseParser
 from monitor.probe.tokens import Tokenizer
 from monitor.probe.wire import Wire, WireEvent
@@ -62,8 +63,14 @@ class StreamFacts:
     keepalives: int = 0
     trailing_bytes: bool = False
     """The stream stopped inside an event."""
+    too_large: str | None = None
+    """Why parsing stopped early (an event too long, too many events); the read loop stops too."""
+    implausible: dict[str, str] = field(default_factory=dict)
+    """Vendor numbers refused (see `numbers`): field path → raw value, cut short."""
     reads: int = 0
     bytes: int = 0
+    text_chars: int = 0
+    """Characters of chunk text kept (0 when text is not kept)."""
 
 
 def _merge_usage(facts: StreamFacts, usage: dict[str, int | None]) -> None:
@@ -122,7 +129,14 @@ class StreamAssembler:
     """Consumes the reads the read loop appends, incrementally; `finish()` once at the end."""
 
     def __init__(
-        self, start_ns: int, wire: Wire, tokenizer: Tokenizer | None, *, keep_text: bool = True
+        self,
+        start_ns: int,
+        wire: Wire,
+        tokenizer: Tokenizer | None,
+        *,
+        keep_text: bool = True,
+        max_events: int | None = None,
+        max_event_chars: int | None = None,
     ) -> None:
         self.times: list[int] = []
         self.datas: list[bytes] = []
@@ -135,7 +149,11 @@ class StreamAssembler:
         self._count = tokenizer.count if tokenizer is not None else None
         self._tokenizer = tokenizer
         self._keep_text = keep_text
-        self._parser = SseParser()
+        self._parser = SseParser(max_event_chars)
+        self._max_events = max_events
+        self._max_event_chars = max_event_chars
+        self.stop = False
+        """Parsing gave up (`facts.too_large` says why): the read loop should stop reading."""
         self._done = 0
         self._pending = _Pending()
         self._cumulative: int | None = None
@@ -151,11 +169,20 @@ class StreamAssembler:
             index = self._done
             t_abs = times[index]
             data = datas[index]
+            datas[index] = b""  # parsed: the raw bytes are not needed any more
             self._done += 1
             t_ns = t_abs - self._start
             facts.reads += 1
             facts.bytes += len(data)
-            for event in self._parser.feed(data, index):
+            if self.stop:
+                continue
+            events = self._parser.feed(data, index)
+            if self._parser.overflow:
+                self._give_up(f"an event longer than {self._max_event_chars} characters")
+            for event in events:
+                if self._max_events is not None and facts.events >= self._max_events:
+                    self._give_up(f"more than {self._max_events} events")
+                    break
                 facts.events += 1
                 if facts.first_event_ns is None:
                     facts.first_event_ns = t_ns
@@ -165,6 +192,11 @@ class StreamAssembler:
                     ev = WireEvent(malformed=f"classifier failed: {type(e).__name__}")
                 self._absorb(ev, t_ns)
 
+    def _give_up(self, reason: str) -> None:
+        if not self.stop:
+            self.stop = True
+            self.facts.too_large = reason
+
     def _absorb(self, ev: WireEvent, t_ns: int) -> None:
         facts = self.facts
         if ev.malformed is not None:
@@ -172,6 +204,11 @@ class StreamAssembler:
             facts.malformed_reason = facts.malformed_reason or ev.malformed
             return
         previous = self._cumulative
+        if not plausible_count(ev.completion_tokens_so_far):
+            facts.implausible.setdefault(
+                "usage.completion_tokens", raw_text(ev.completion_tokens_so_far)
+            )
+            ev.completion_tokens_so_far = None
         if ev.completion_tokens_so_far is not None:
             self._cumulative = ev.completion_tokens_so_far
         for reasoning, text in ((True, ev.reasoning), (False, ev.text)):
@@ -185,7 +222,7 @@ class StreamAssembler:
                 p.previous.append(previous)
                 p.counted.append(self._count(text) if self._count is not None else 0)
         if ev.usage is not None:
-            _merge_usage(facts, ev.usage)
+            _merge_usage(facts, checked_usage(ev.usage, facts.implausible))
         if ev.finish_reason is not None:
             facts.finish_reason = ev.finish_reason
         if ev.error is not None and facts.error is None:
@@ -195,16 +232,17 @@ class StreamAssembler:
         facts.model = ev.model or facts.model
         facts.request_id = ev.request_id or facts.request_id
         if ev.server_timings:
-            facts.server_timings = ev.server_timings
+            facts.server_timings = checked_timings(ev.server_timings, facts.implausible)
 
     def finish(self) -> StreamFacts:
         self.catch_up()
         facts = self.facts
-        facts.trailing_bytes = self._parser.pending
+        facts.trailing_bytes = self._parser.pending and not self.stop
         facts.keepalives = self._parser.comments
         pending = self._pending
         counts = _count_tokens(facts, pending, self._tokenizer)
         keep = self._keep_text
+        facts.text_chars = sum(map(len, pending.text)) if keep else 0
         facts.chunks = [
             Chunk(t, n, ChunkKind.REASONING if r else ChunkKind.CONTENT, x if keep else None)
             for t, n, r, x in zip(

@@ -1,39 +1,53 @@
 """One probe: send the request, stamp every network read, and always return a `Trace`.
 
-The read loop does four cheap things per read: stamp `perf_counter_ns()`, append `(t, bytes)`, note
-the time for the idle watchdog, and hand the stream (once) to a low-priority parse queue. SSE
-framing and JSON run there in small slices (see `assemble`); token counts and the outcome are
-settled after the stream ended. Each way a vendor can fail maps to one `Outcome`; nothing a vendor
-sends raises out of `probe()`. The API key goes into one request header and nowhere else; error
-reasons are short, built from exception class names and vendor error types, scrubbed of the key.
+The read loop does five cheap things per read: stamp `perf_counter_ns()`, count the bytes against
+the target's budget, append `(t, bytes)`, note the time for the idle watchdog, and hand the stream
+(once) to a low-priority parse queue. SSE framing and JSON run there in small slices (see
+`assemble`); token counts and the outcome are settled after the stream ended. Each way a vendor
+can fail maps to one `Outcome`; nothing a vendor sends raises out of `probe()`.
+
+What a vendor may cost is decided here: bytes, events and event size (`Target.limits`; past one
+the probe ends as `too_large` with what came before it), time (the watchdog), numbers (`numbers`).
+Redirects are never followed (`redirected`): the key would go to whatever host the vendor names.
+The API key goes into one request header and nowhere else; everything the vendor sent that is
+kept (error bodies, header values, ids, model names, text) passes the `Scrubber` first, before
+anything is cut short.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from monitor.config import Target
 from monitor.metrics.prefill import DEFAULT_COEFFICIENTS, PrefillModel
 from monitor.probe.assemble import ParseQueue, StreamAssembler, StreamFacts
-from monitor.probe.headers import kept_headers, retry_after_s
+from monitor.probe.headers import kept_headers, parse_retry_after
 from monitor.probe.looplag import LoopLagMonitor
 from monitor.probe.prompts import Prompt
 from monitor.probe.tokens import Tokenizer
 from monitor.probe.watchdog import Watchdog
 from monitor.probe.wire import WIRES, short
-from monitor.trace import MAX_CHUNK_TOKENS, Deadlines, Outcome, Trace
+from monitor.secrets import Scrubber, strip_userinfo
+from monitor.trace import MAX_CHUNK_TOKENS, Chunk, Deadlines, Outcome, Trace
 
 ERROR_BODY_LIMIT = 16_384
+SCRUB_ON_LOOP_CHARS = 65_536
+"""Chunk text longer than this (far beyond a normal answer) is scrubbed in a worker thread."""
+VENDOR_STRING_CHARS = 200
+"""Ids, model names and finish reasons from the vendor are kept up to this length (scrubbed
+first)."""
 log = logging.getLogger(__name__)
 
 
@@ -50,8 +64,8 @@ def deadlines_for(target: Target, prompt_tokens: int) -> Deadlines:
     return Deadlines(prefill_s=prefill, decode_s=tuple(d.decode_s))
 
 
-def _error_from_body(status: int, body: bytes) -> str:
-    text = body.decode("utf-8", errors="replace")
+def _error_from_body(status: int, body: bytes, scrubber: Scrubber) -> str:
+    text = scrubber.scrub(body.decode("utf-8", errors="replace"))  # before anything is cut
     try:
         obj = json.loads(text)
     except ValueError:
@@ -65,10 +79,34 @@ def _error_from_body(status: int, body: bytes) -> str:
     return f"HTTP {status}"
 
 
-def _scrub(text: str | None, secret: str | None) -> str | None:
-    if text is None or not secret:
-        return text
-    return text.replace(secret, "***")
+def _host_of(location: str) -> str:
+    """The host a redirect names (never its path, query or userinfo: they may carry secrets)."""
+    try:
+        url = URL(location)
+        host = url.host
+        if not host:
+            return "a relative URL"
+        return f"{host}:{url.explicit_port}" if url.explicit_port else host
+    except (ValueError, TypeError):
+        return "an unreadable URL"
+
+
+def _vendor_string(text: str | None, scrubber: Scrubber) -> str | None:
+    return None if text is None else short(scrubber.scrub(text), VENDOR_STRING_CHARS)
+
+
+def _scrubbed_chunks(chunks: Sequence[Chunk], scrubber: Scrubber) -> Sequence[Chunk]:
+    """Chunk texts with secrets masked character for character, across chunk boundaries."""
+    if not scrubber or all(c.text is None for c in chunks):
+        return chunks
+    texts = [c.text or "" for c in chunks]
+    masked = scrubber.mask_in_place(texts)
+    if masked is texts:
+        return chunks
+    return tuple(
+        c if c.text is None or c.text == m else replace(c, text=m)
+        for c, m in zip(chunks, masked, strict=True)
+    )
 
 
 class Prober:
@@ -84,7 +122,9 @@ class Prober:
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         environ: Mapping[str, str] | None = None,
         keep_text: bool = True,
+        scrubber: Scrubber | None = None,
     ) -> None:
+        """`scrubber`: every configured secret (the daemon's); each probe adds its own key."""
         self._session = session
         self._tokenizer = tokenizer
         self._lag = lag_monitor
@@ -93,6 +133,16 @@ class Prober:
         self._environ = environ
         self._keep_text = keep_text
         self._parse_queue = ParseQueue(clock=clock)
+        self._scrubber = scrubber or Scrubber()
+        self._scrubbers: dict[tuple[str | None, ...], Scrubber] = {}
+
+    def _scrubber_for(self, *secrets: str | None) -> Scrubber:
+        found = self._scrubbers.get(secrets)
+        if found is None:
+            if len(self._scrubbers) > 64:
+                self._scrubbers.clear()
+            found = self._scrubbers[secrets] = self._scrubber.adding(*secrets)
+        return found
 
     async def probe(
         self,
@@ -115,7 +165,16 @@ class Prober:
         if secret:
             headers.update(wire.auth_headers(secret))
         headers.update(extra_headers or {})
-        url = f"{target.resolved_base_url}{request.path}"
+        # credentials in a base_url never reach aiohttp (beside an Authorization header it
+        # refuses the request, which read as the vendor's protocol error): they go as Basic auth
+        # unless the key already uses Authorization, and the scrubber knows the password
+        base_url, user, password = strip_userinfo(target.resolved_base_url or "")
+        if user is not None and not any(k.lower() == "authorization" for k in headers):
+            pair = f"{user}:{password or ''}".encode()
+            headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
+        scrubber = self._scrubber_for(secret, password)
+        url = f"{base_url}{request.path}"
+        limits = target.limits
         base = Trace(
             probe_id=probe_id or uuid.uuid4().hex,
             chunks=(),
@@ -140,37 +199,78 @@ class Prober:
         clock = self._clock
         t0 = clock()
         watchdog = Watchdog(task, t0, target.timeouts, clock)
-        assembler = StreamAssembler(t0, wire, self._tokenizer, keep_text=self._keep_text)
+        assembler = StreamAssembler(
+            t0,
+            wire,
+            self._tokenizer,
+            keep_text=self._keep_text,
+            max_events=limits.max_events,
+            max_event_chars=limits.max_event_bytes,
+        )
+        redirect_host: str | None = None
+        refused: dict[str, str] = {}
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=target.timeouts.connect_s, sock_read=None
         )
         watchdog.arm()
         try:
             async with self._session.post(
-                url, json=request.body, headers=headers, timeout=timeout, trace_request_ctx=phases
+                url,
+                json=request.body,
+                headers=headers,
+                timeout=timeout,
+                trace_request_ctx=phases,
+                allow_redirects=False,
             ) as resp:
                 phases["headers"] = clock()
                 status = resp.status
-                resp_headers = kept_headers(resp.headers)
-                content_type = resp.headers.get("Content-Type", "")
-                if status != 200:
-                    retry_after = retry_after_s(resp.headers)
+                resp_headers = kept_headers(resp.headers, scrubber.scrub)
+                content_type = scrubber.scrub(resp.headers.get("Content-Type", ""))
+                if 300 <= status < 400:
+                    redirect_host = _host_of(resp.headers.get("Location", ""))
+                    failure = (
+                        Outcome.REDIRECTED,
+                        f"HTTP {status}: redirected to {redirect_host}; not followed",
+                    )
+                elif status != 200:
+                    parsed = parse_retry_after(resp.headers)
+                    retry_after = parsed.seconds
+                    if parsed.refused is not None:
+                        refused["retry-after"] = parsed.refused
                     body = await resp.content.read(ERROR_BODY_LIMIT)
-                    reason = _error_from_body(status, body)
+                    reason = _error_from_body(status, body, scrubber)
                     outcome = Outcome.RATE_LIMITED if status == 429 else Outcome.HTTP_ERROR
                     failure = (outcome, reason)
                 else:
-                    # per read: stamp, keep, feed the watchdog, queue parsing; nothing more
+                    # per read: stamp, count, keep, feed the watchdog, queue parsing; no more
                     stamp = assembler.times.append
                     keep = assembler.datas.append
                     submit = self._parse_queue.submit
+                    budget = limits.max_bytes
+                    received = 0
                     async for data in resp.content.iter_any():
                         t = clock()
+                        received += len(data)
+                        if received > budget:
+                            over = received - budget
+                            if over < len(data):
+                                stamp(t)
+                                keep(data[: len(data) - over])
+                            failure = (
+                                Outcome.TOO_LARGE,
+                                f"response passed limits.max_bytes ({budget} bytes); "
+                                "reading stopped",
+                            )
+                            break
                         stamp(t)
                         keep(data)
                         watchdog.last_read_ns = t
+                        if assembler.stop:
+                            break
                         if not assembler.scheduled:
                             submit(assembler)
+                    if failure is not None or assembler.stop:
+                        resp.close()  # stop the transfer; the connection is not reused
         except asyncio.CancelledError:
             if watchdog.fired is None:
                 raise
@@ -208,6 +308,12 @@ class Prober:
         except Exception:  # a parser bug: keep the trace, say so
             log.exception("parsing a stream from %s failed", target.model)
             facts = StreamFacts(malformed=1, malformed_reason="parser failed")
+        if scrubber and facts.text_chars > SCRUB_ON_LOOP_CHARS:
+            # a long text (a hostile stream, up to limits.max_bytes) is scrubbed off the loop
+            # that stamps other probes' reads
+            facts.chunks = list(await asyncio.to_thread(_scrubbed_chunks, facts.chunks, scrubber))
+        else:
+            facts.chunks = list(_scrubbed_chunks(facts.chunks, scrubber))
         return self._finish(
             base,
             started_at,
@@ -222,8 +328,10 @@ class Prober:
             content_type,
             prompt,
             target,
-            secret,
+            scrubber,
             url,
+            redirect_host,
+            refused,
         )
 
     def _finish(
@@ -241,13 +349,19 @@ class Prober:
         content_type: str,
         prompt: Prompt,
         target: Target,
-        secret: str | None,
+        scrubber: Scrubber,
         url: str,
+        redirect_host: str | None,
+        refused: dict[str, str],
     ) -> Trace:
         outcome, error = Outcome.OK, None
+        if facts.too_large is not None and failure is None:
+            failure = (Outcome.TOO_LARGE, f"{facts.too_large}; reading stopped")
         if failure is not None and failure[0] is Outcome.TIMEOUT and facts.terminal:
             failure = None  # the stream was complete; the server only failed to close it
-        if facts.error is not None:
+        if failure is not None and failure[0] is Outcome.TOO_LARGE:
+            outcome, error = failure  # the limit decides, whatever the stream said before it
+        elif facts.error is not None:
             outcome, error = Outcome.STREAM_ERROR, facts.error
         elif failure is not None:
             outcome, error = failure
@@ -274,7 +388,14 @@ class Prober:
             # A server may close a stream early with a well-formed terminator (llama.cpp does when
             # a second request preempts the first); without a finish reason it is still cut short.
             outcome, error = Outcome.TRUNCATED, "stream ended without a finish reason"
-        chunks = tuple(facts.chunks)
+        implausible = {**refused, **facts.implausible}
+        usage_refused = sorted(k for k in facts.implausible if k.startswith("usage."))
+        if usage_refused and outcome is Outcome.OK:
+            outcome, error = (
+                Outcome.PROTOCOL_ERROR,
+                f"implausible {', '.join(usage_refused)} (kept in meta.implausible)",
+            )
+        chunks = tuple(facts.chunks)  # scrubbed by `probe()`
         biggest = max((c.tokens for c in chunks), default=0)
         if biggest > MAX_CHUNK_TOKENS:
             # a vendor's nonsense (one event of megabytes): kept, clamped, and not scored as ok
@@ -307,19 +428,25 @@ class Prober:
         if facts.server_timings:
             meta["server_timings"] = facts.server_timings
         if facts.request_id:
-            meta["request_id"] = facts.request_id
+            meta["request_id"] = _vendor_string(facts.request_id, scrubber)
         if facts.model and facts.model != target.model:
-            meta["returned_model"] = facts.model
+            meta["returned_model"] = _vendor_string(facts.model, scrubber)
         if facts.keepalives:
             meta["keepalives"] = facts.keepalives
+        if redirect_host is not None:
+            meta["redirect_host"] = _vendor_string(redirect_host, scrubber)
+        if implausible:
+            meta["implausible"] = implausible
+        if meta and scrubber:
+            meta = scrubber.scrub_data(meta)
         return replace(
             base,
             started_at=started_at,
             prompt_tokens=prompt_tokens,
             outcome=outcome,
             http_status=status,
-            error=_scrub(error, secret),
-            finish_reason=facts.finish_reason,
+            error=None if error is None else short(scrubber.scrub(error)),
+            finish_reason=_vendor_string(facts.finish_reason, scrubber),
             phases_ns=rel,
             chunks=chunks,
             token_count_source=facts.source,

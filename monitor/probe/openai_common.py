@@ -7,7 +7,7 @@ from typing import Any
 
 from monitor.config import Target
 from monitor.probe.sse import SseEvent
-from monitor.probe.wire import WireEvent, int_or_none, parse_json, provider_of, short
+from monitor.probe.wire import WireEvent, int_or_none, parse_json, provider_of
 
 
 def stream_body(target: Target, max_tokens: int) -> dict[str, Any]:
@@ -51,8 +51,8 @@ def usage_of(raw: object) -> dict[str, int | None] | None:
 def error_text(raw: object) -> str:
     if isinstance(raw, dict):
         kind = raw.get("type") or raw.get("code") or "error"
-        return short(f"{kind}: {raw.get('message', '')}")
-    return short(raw)
+        return f"{kind}: {raw.get('message', '')}"
+    return str(raw)
 
 
 def apply_common(obj: dict[str, Any], out: WireEvent) -> None:
@@ -79,7 +79,7 @@ def apply_common(obj: dict[str, Any], out: WireEvent) -> None:
             if out.usage is None:
                 out.usage = usage_of(gusage)
         if groq.get("error"):
-            out.error = short(f"x_groq: {groq['error']}")
+            out.error = f"x_groq: {groq['error']}"
 
 
 def classify_openai(

@@ -39,7 +39,8 @@ class WireEvent:
     usage: dict[str, int | None] | None = None
     finish_reason: str | None = None
     error: str | None = None
-    """A mid-stream error reported by the vendor: short `type: message`."""
+    """A mid-stream error reported by the vendor, `type: message`, NOT cut short: the prober
+    scrubs secrets from it first, then shortens it (a key cut in half would survive scrubbing)."""
     terminal: bool = False
     """The protocol's end marker (`[DONE]`, `message_stop`)."""
     malformed: str | None = None

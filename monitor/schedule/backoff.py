@@ -1,22 +1,28 @@
 """Per-target back-off after a 429: probes due before `Retry-After` has passed are skipped.
 
 Skipping (and recording the skip) rather than waiting keeps a round's timing honest: a probe sent
-late would measure the vendor's recovery, not its steady state.
+late would measure the vendor's recovery, not its steady state. A back-off never lasts longer than
+`RETRY_AFTER_MAX_S` (an hour), whatever the trace says: an infinite or absurd `Retry-After` must
+not skip a target for the rest of the process.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
+from monitor.probe.numbers import RETRY_AFTER_MAX_S
 from monitor.trace import Outcome, Trace
 
 
 def retry_after_s(trace: Trace) -> float | None:
-    """The vendor's `Retry-After`, as the prober recorded it in `meta`."""
+    """The vendor's `Retry-After`, as the prober recorded it in `meta`, at most an hour."""
     value = (trace.meta or {}).get("retry_after_s")
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if (isinstance(value, float) and math.isnan(value)) or value < 0:
+        return None
+    return RETRY_AFTER_MAX_S if value > RETRY_AFTER_MAX_S else float(value)
 
 
 class Backoff:

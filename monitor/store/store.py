@@ -102,6 +102,8 @@ class Store(LedgerQueries):
             url,
             pool_pre_ping=True,
             pool_size=pool_size,
+            # a refused row must never reach a log or an exception message: it holds vendor text
+            hide_parameters=True,
             connect_args={"connect_timeout": connect_timeout_s},
         )
         return cls(engine, store_text=store_text, retention_days=retention_days)

@@ -43,7 +43,9 @@ def stream(*contents: bytes) -> bytes:
     return HEAD + b"".join(chunk(event(c)) for c in contents) + chunk(DONE) + END
 
 
-Serve = Callable[[bytes], Awaitable[Trace]]
+Serve = Callable[..., Awaitable[Trace]]
+ROOMY = {"max_bytes": 64 << 20, "max_event_bytes": 64 << 20}
+"""Limits above the defaults, for the cases that test what happens below a limit."""
 
 
 @pytest.fixture
@@ -52,7 +54,7 @@ async def serve() -> AsyncIterator[Serve]:
     servers: list[asyncio.Server] = []
     tok = BuiltinTokenizer()
 
-    async def probe(payload: bytes) -> Trace:
+    async def probe(payload: bytes, limits: dict[str, int] | None = None) -> Trace:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await reader.readuntil(b"\r\n\r\n")
             with contextlib.suppress(ConnectionError):
@@ -68,6 +70,7 @@ async def serve() -> AsyncIterator[Serve]:
             base_url=f"http://127.0.0.1:{port}/v1",
             model="m",
             timeouts={"total_s": 20},
+            limits=limits or {},
         )
         async with make_session() as session:
             return await Prober(session, tok).probe(
@@ -80,10 +83,18 @@ async def serve() -> AsyncIterator[Serve]:
         await server.wait_closed()
 
 
-async def test_a_huge_event_is_kept_whole_stored_and_not_scored_as_ok(
+async def test_a_huge_event_is_too_large_and_the_text_before_it_is_kept(serve: Serve) -> None:
+    # 8 MiB in one event: past the default 1 MiB per event, reading stops there
+    trace = await serve(stream(b"Hi", b"x" * HUGE, b" there"))
+    assert trace.outcome is Outcome.TOO_LARGE
+    assert trace.error == "an event longer than 1048576 characters; reading stopped"
+    assert [c.text for c in trace.chunks] == ["Hi"]
+
+
+async def test_a_huge_event_within_raised_limits_is_kept_stored_and_not_scored_as_ok(
     serve: Serve, store: Store
 ) -> None:
-    trace = await serve(stream(b"Hi", b"x" * HUGE, b" there"))
+    trace = await serve(stream(b"Hi", b"x" * HUGE, b" there"), ROOMY)
     assert [len(c.text or "") for c in trace.chunks] == [2, HUGE, 6]
     # the builtin tokenizer counts 4 characters per token: 2 Mi tokens in one chunk, more than
     # a chunk's count can hold; the count is clamped and the probe flagged
@@ -132,5 +143,5 @@ async def test_html_inside_an_event_stream_is_truncated_not_ok(serve: Serve) -> 
 async def test_an_endless_line_is_parsed_in_linear_time(serve: Serve) -> None:
     # 640 reads of 64 KiB without a line end: rescanning and copying the buffer on every read
     # (quadratic) would blow the 20 s total timeout; collected once, it ends as a truncated stream
-    trace = await serve(HEAD + chunk(b"data: " + b"y" * ENDLESS_LINE) + END)
+    trace = await serve(HEAD + chunk(b"data: " + b"y" * ENDLESS_LINE) + END, ROOMY)
     assert trace.outcome is Outcome.TRUNCATED, trace.error

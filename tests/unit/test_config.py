@@ -6,10 +6,19 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from monitor.cli import app
-from monitor.config import ConfigError, config_path, load, mask_url, masked, missing_keys
+from monitor.config import (
+    ConfigError,
+    Settings,
+    config_path,
+    load,
+    mask_url,
+    masked,
+    missing_keys,
+)
 
 DATA = Path(__file__).parent.parent / "data" / "config"
 
@@ -81,6 +90,9 @@ def test_full_config_resolves_presets_and_options() -> None:
     assert vllm.resolved_api == "openai-completions"
     assert vllm.resolved_base_url == "http://10.0.0.5:8000/v1"  # trailing slash stripped
     assert vllm.slo.fluid_ratio == 0.95
+    assert vllm.limits.max_bytes == 16 << 20
+    assert (vllm.limits.max_events, vllm.limits.max_event_bytes) == (131072, 2 << 20)
+    assert s.targets["anthropic-haiku"].limits.max_bytes == 8 << 20  # the default
     assert s.target_region("local-vllm") == "eu-central"
     haiku = s.targets["anthropic-haiku"]
     assert haiku.resolved_base_url == "https://api.anthropic.com/v1"
@@ -230,3 +242,16 @@ def test_run_refuses_a_config_without_enabled_targets(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["run", "--config", str(path)])
     assert result.exit_code == 2
     assert f"nothing to probe: no enabled target in {path}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("max_bytes", 0), ("max_bytes", 2 << 30), ("max_events", 1), ("max_event_bytes", 10)],
+)
+def test_probe_limits_out_of_range_name_their_key(key: str, value: int) -> None:
+    target = {"provider": "simulator", "base_url": "http://h/v1", "model": "m"}
+    with pytest.raises(ValidationError) as caught:
+        Settings(targets={"t": {**target, "limits": {key: value}}})
+    assert f"targets.t.limits.{key}" in "; ".join(
+        ".".join(str(p) for p in e["loc"]) for e in caught.value.errors()
+    )

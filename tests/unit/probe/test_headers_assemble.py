@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from monitor.probe.assemble import reconcile
-from monitor.probe.headers import kept_headers, retry_after_s
+from monitor.probe.headers import RetryAfter, kept_headers, parse_retry_after, retry_after_s
+from monitor.probe.numbers import RETRY_AFTER_MAX_S
+from monitor.secrets import Scrubber
 
 
 def test_only_allowlisted_headers_are_kept() -> None:
@@ -48,3 +50,31 @@ def test_reconcile_scales_to_usage_by_largest_remainder() -> None:
     # fewer tokens than chunks can't give each a token: unchanged
     assert reconcile([3, 3, 3], 2) == [3, 3, 3]
     assert sum(reconcile([5, 1, 1, 9], 40)) == 40
+
+
+def test_absurd_retry_after_is_capped_or_absent_and_the_raw_value_kept() -> None:
+    now = datetime(2026, 11, 23, 19, 0, 0, tzinfo=UTC)
+    hour = RETRY_AFTER_MAX_S
+    assert parse_retry_after({"Retry-After": "nan"}) == RetryAfter(None, "nan")
+    assert parse_retry_after({"Retry-After": "inf"}) == RetryAfter(hour, "inf")
+    assert parse_retry_after({"Retry-After": "1e400"}) == RetryAfter(hour, "1e400")
+    assert parse_retry_after({"Retry-After": "3601"}) == RetryAfter(hour, "3601")
+    assert parse_retry_after({"retry-after-ms": "inf"}) == RetryAfter(hour, "inf")
+    year9999 = "Fri, 31 Dec 9999 23:59:59 GMT"
+    assert parse_retry_after({"Retry-After": year9999}, now) == RetryAfter(hour, year9999)
+    # plausible values pass untouched, the cap itself included
+    assert parse_retry_after({"Retry-After": "3600"}) == RetryAfter(3600.0)
+    assert parse_retry_after({"Retry-After": "-3"}) == RetryAfter(0.0)
+
+
+def test_kept_header_values_are_scrubbed_before_they_are_cut() -> None:
+    key = "sk-etalon-GOOD-7f3a9c1e5b44d0"
+    scrub = Scrubber([key]).scrub
+    kept = kept_headers({"x-api-echo": "y" * 190 + key, "x-request-id": key}, scrub)
+    # cut first, the key's first 10 characters would have stayed
+    assert kept == {"x-api-echo": "y" * 190 + "***", "x-request-id": "***"}
+
+
+def test_at_most_64_headers_are_kept() -> None:
+    many = {f"x-api-{i}": "v" for i in range(1000)}
+    assert len(kept_headers(many)) == 64

@@ -86,3 +86,35 @@ def test_unterminated_event_is_dropped_at_close() -> None:
 def test_unknown_fields_and_garbage_lines_are_ignored() -> None:
     events = feed_all([b"id: 7\nretry: 10\nthis is not sse\ndata: ok\n\n"])
     assert [e.data for e in events] == ["ok"]
+
+
+def test_an_event_longer_than_the_limit_sets_overflow_and_frees_the_buffer() -> None:
+    p = SseParser(max_event_chars=1000)
+    assert p.feed(b"data: short\n\n") == [SseEvent("short")]
+    # a line that never ends, in 100-byte reads: overflow once past 1000 characters
+    reads = [b"data: " + b"x" * 94] + [b"x" * 100] * 20
+    for i, raw in enumerate(reads):
+        assert p.feed(raw, i) == []
+        if 100 * (i + 1) > 1000:
+            assert p.overflow
+            break
+    else:
+        raise AssertionError("no overflow")
+    assert not p.pending  # nothing held
+    assert p.feed(b"\n\ndata: later\n\n") == []  # the rest of the stream is not parsed
+    assert p.close() == []
+
+
+def test_many_data_lines_count_toward_the_event_limit() -> None:
+    p = SseParser(max_event_chars=1000)
+    out = p.feed(b"data: 123456789\n" * 99)  # 99 x 10 characters with their newlines: fine
+    assert out == [] and not p.overflow
+    p.feed(b"data: 123456789\n" * 2)
+    assert p.overflow
+
+
+def test_events_before_the_overflow_in_the_same_read_are_kept() -> None:
+    p = SseParser(max_event_chars=100)
+    out = p.feed(b"data: a\n\ndata: b\n\ndata: " + b"y" * 200)
+    assert [e.data for e in out] == ["a", "b"]
+    assert p.overflow

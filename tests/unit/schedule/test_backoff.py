@@ -51,3 +51,19 @@ def test_other_outcomes_do_not_back_off() -> None:
     for outcome in (Outcome.OK, Outcome.HTTP_ERROR, Outcome.TIMEOUT):
         b.record("groq", trace(outcome))
     assert not b.active("groq")
+
+
+def test_an_absurd_retry_after_backs_off_an_hour_at_most() -> None:
+    # an infinite or huge Retry-After once skipped the target for the rest of the process
+    for absurd in (float("inf"), 1e300, 10**4000):
+        clock = Clock()
+        b = Backoff(clock, default_s=60)
+        b.record("groq", trace(Outcome.RATE_LIMITED, absurd))
+        clock.now = 100.0 + 3599.0
+        assert b.active("groq")
+        clock.now = 100.0 + 3600.0
+        assert not b.active("groq"), absurd
+
+
+def test_a_nan_retry_after_uses_the_default() -> None:
+    assert retry_after_s(trace(Outcome.RATE_LIMITED, float("nan"))) is None
