@@ -1,10 +1,11 @@
 """The composition root of `etalon-monitor run`: builds every part, wires them, runs the lifecycle.
 
 The only module that knows every package. Flow: the scheduler (when leader) hands each probe job to
-the prober; a finished trace updates the exporter's per-probe series and goes to the store through
-the spooling writer (a database outage fills the local spool instead of losing probes); a task
-rebuilds the rolling-window snapshot from the store every `exporter.refresh_s`. A second daemon on
-the same database waits on the region's advisory lock as a hot standby.
+the prober; a finished trace is scored once (`monitor.metrics.score`, in a worker thread), and
+that one `ScoreRecord` updates the exporter's per-probe series and goes with the trace to the store
+through the spooling writer (a database outage fills the local spool instead of losing probes);
+a task rebuilds the rolling-window snapshot from the store every `exporter.refresh_s`. A second
+daemon on the same database waits on the region's advisory lock as a hot standby.
 
 A leader that loses only its database keeps leading in a logged "degraded" state: rounds keep
 their schedule, probes go to the spool, round bookkeeping to a journal in the data directory
@@ -45,6 +46,7 @@ from monitor.export import (
     WindowSnapshot,
     make_app,
 )
+from monitor.metrics.score import ScoreRecord, score_traces
 from monitor.probe.client import Prober
 from monitor.probe.gcpolicy import settle_heap
 from monitor.probe.looplag import LoopLagMonitor
@@ -466,14 +468,20 @@ class Daemon:
 
     def _trace_sink(self, writer: SpoolingWriter) -> Callable[[ProbeJob, Trace], Awaitable[None]]:
         async def on_trace(job: ProbeJob, trace: Trace) -> None:
-            # Scoring a trace for its histograms is ~1.5 ms of numpy per probe: off the loop that
-            # stamps other probes' chunks (prometheus_client metrics are thread-safe).
-            await asyncio.to_thread(self.probe_metrics.observe, trace)
+            # Score once (~1.5 ms of numpy per probe) in a worker thread, off the loop that stamps
+            # other probes' chunks; the same record feeds /metrics and the row (prometheus_client
+            # metrics are thread-safe).
+            record = await asyncio.to_thread(self._score_and_observe, trace)
             ref = RoundRef(job.round.cycle_id, job.round.round_index, job.target_name)
-            await writer.write(trace, ref)
+            await writer.write(trace, ref, score=record)
             self.daemon_metrics.spool_depth.set(writer.depth)
 
         return on_trace
+
+    def _score_and_observe(self, trace: Trace) -> ScoreRecord:
+        (record,) = score_traces([trace])
+        self.probe_metrics.observe(trace, record)
+        return record
 
     def _skip_sink(self) -> Callable[[ProbeJob], Awaitable[None]]:
         async def on_skip(job: ProbeJob) -> None:

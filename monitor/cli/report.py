@@ -81,9 +81,7 @@ async def _from_store(
     cycle: int | None,
 ) -> Loaded:
     async with open_store(settings, upgrade=False) as store:
-        return await load_store(
-            store.engine, since=since, until=until, targets=targets, cycle=cycle
-        )
+        return await load_store(store, since=since, until=until, targets=targets, cycle=cycle)
 
 
 def load(
@@ -137,6 +135,7 @@ def make_report(
     return build_report(
         ReportInputs(
             traces=loaded.traces,
+            scores=loaded.scores,
             generated_at=clock(),
             window=Window(
                 since=loaded.since, until=loaded.until, cycle=loaded.cycle, source=source

@@ -12,6 +12,7 @@ import numpy as np
 from monitor.metrics.curve import fluidity_curve
 from monitor.metrics.latency import inter_chunk_ns
 from monitor.metrics.quantiles import quantiles
+from monitor.metrics.score import int_column
 from monitor.metrics.units import NS_PER_S
 from monitor.report.model import BoxStats, Cdf, CurvePoint
 from monitor.report.scoring import Int64Array, ScoredTarget
@@ -33,11 +34,11 @@ def _s(value: float | None) -> float | None:
 
 
 def ttft_boxes(s: ScoredTarget) -> tuple[BoxStats, ...]:
-    """TTFT per prompt length over ok probes that produced a token."""
+    """TTFT per prompt length over the probes that have one (ok, a token came)."""
     groups: dict[int, list[int]] = {}
-    with_token = s.ok & (s.table.output_tokens > 0)
-    for r in np.nonzero(with_token)[0]:
-        groups.setdefault(prompt_length(s, int(r)), []).append(int(s.table.ttft_ns[r]))
+    ttft = int_column(s.scores, "ttft_ns")
+    for r in np.nonzero(ttft >= 0)[0]:
+        groups.setdefault(prompt_length(s, int(r)), []).append(int(ttft[r]))
     boxes = []
     for length in sorted(groups):
         q = quantiles(groups[length], BOX_QUANTILES)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor import trace as trace_codec
+from monitor.metrics.score import ScoreRecord
 from monitor.store.ledger import RoundRef
 from monitor.store.rows import check_storable
 from monitor.store.store import Store, is_unavailable
@@ -247,8 +248,15 @@ class SpoolingWriter:
         if self._on_write_error is not None:
             self._on_write_error(exc)
 
-    async def write(self, trace: Trace, round_ref: RoundRef | None = None) -> WriteResult:
-        """Store the trace, or spool it when the database is down or older traces still wait."""
+    async def write(
+        self, trace: Trace, round_ref: RoundRef | None = None, *, score: ScoreRecord | None = None
+    ) -> WriteResult:
+        """Store the trace, or spool it when the database is down or older traces still wait.
+
+        `score` (the caller's record of the trace) is stored as is. The spool keeps only the trace:
+        a spooled trace is rescored when it is replayed (same definitions, same numbers; the one
+        scoring pass then runs twice for that probe).
+        """
         check_storable(trace)  # an unstorable trace must never enter the spool
         if self.spool.depth:
             self.spool.append(trace, round_ref)
@@ -258,7 +266,7 @@ class SpoolingWriter:
             self.spool.append(trace, round_ref)
             return WriteResult.SPOOLED
         try:
-            inserted = await self.store.ingest(trace, round=round_ref)
+            inserted = await self.store.ingest(trace, round=round_ref, score=score)
         except Exception as e:
             if not is_unavailable(e):
                 raise
