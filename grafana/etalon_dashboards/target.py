@@ -111,8 +111,7 @@ def build() -> dashboard.Dashboard:
                 [
                     promql(
                         "A",
-                        "etalon_window_time_to_first_answer_token_seconds"
-                        f'{{window="24h", {SEL}}}',
+                        f'etalon_window_time_to_first_answer_token_seconds{{window="24h", {SEL}}}',
                         instant=True,
                     )
                 ],

@@ -103,7 +103,7 @@ async def _report(store: Store) -> Report:
 async def test_table_metrics_and_report_show_the_same_numbers(
     store: Store, probed: tuple[list[Trace], CollectorRegistry]
 ) -> None:
-    traces, registry = probed
+    _, registry = probed
     rows = await _table(store)
     report = await _report(store)
     (target,) = report.to_json()["targets"]
