@@ -129,7 +129,7 @@ def compare_pair(
     xa, xb = metric.sample(a), metric.sample(b)
     if xa.size < 2 or xb.size < 2:
         return _undecided(a, b, metric, "too few probes to compare")
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero times: judged undefined below
         va = float(metric.stat(xa[np.newaxis, :])[0])
         vb = float(metric.stat(xb[np.newaxis, :])[0])
         diffs: npt.NDArray[np.float64] = bootstrap(xa, metric.stat, rng, resamples) - bootstrap(
