@@ -82,9 +82,9 @@ def inter_chunk_cdf(s: ScoredTarget) -> Cdf:
 
 
 def curve(s: ScoredTarget) -> tuple[CurvePoint, ...]:
-    """P99 fluidity-index (decode-only) at D_d = 1..100 ms over ok probes."""
-    ok_columns = np.nonzero(s.ok)[0].astype(np.int64)
-    if ok_columns.size == 0:
+    """P99 fluidity-index (decode-only) at D_d = 1..100 ms over scored probes (ok, an answer)."""
+    columns = np.nonzero(s.scored)[0].astype(np.int64)
+    if columns.size == 0:
         return ()
-    points = fluidity_curve(s.table.matrix.select(ok_columns))
+    points = fluidity_curve(s.table.matrix.select(columns))
     return tuple(CurvePoint(p.decode_deadline_ms, p.p99_fluidity_index) for p in points)
