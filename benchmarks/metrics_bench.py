@@ -4,8 +4,10 @@
 
 Synthetic streams (seeded): TTFT 0.2-1.0 s, TBT ~20 ms with jitter, a quarter of the requests in
 multi-token chunks, 2 % with a mid-stream stall. Work measured: build the chunk matrix from flat
-arrays, with-TTFT and decode-only scores at three decode tiers (25/50/100 ms), `D*` per request,
-and `analysis.summarize` (rates, SLO view, TTFT/TBT percentiles) as `analyze` runs it.
+arrays, the one scoring pass (`score.score_matrix`: with-TTFT and decode-only scores at the judged
+tier and the fixed 25/50/100 ms tiers, `D*`, one `ScoreRecord` per request), and
+`analysis.summarize` (rates, SLO view, TTFT/TBT percentiles) over those records as `analyze` runs
+it.
 Prints one line per phase and the total.
 """
 
@@ -17,9 +19,9 @@ import time
 import numpy as np
 
 from monitor.metrics.analysis import summarize, table_from_matrix
-from monitor.metrics.batch import ChunkMatrix, score
-from monitor.metrics.min_deadline import min_decode_deadlines_ns
+from monitor.metrics.batch import ChunkMatrix
 from monitor.metrics.prefill import PrefillModel
+from monitor.metrics.score import score_matrix
 
 MS = 1_000_000
 TIERS_MS = (25, 50, 100)
@@ -59,19 +61,16 @@ def main() -> None:
     m = ChunkMatrix.from_flat(times, tokens, offsets)
     lap("build matrix")
     prefill = np.full(m.requests, PrefillModel().deadline_ns(1024), dtype=np.int64)
-    tier_counts = {}
-    for ms in TIERS_MS:
-        tier_counts[ms] = (score(m, ms * MS, prefill), score(m, ms * MS))
-    lap("score 3 tiers x 2 variants")
-    d_star = min_decode_deadlines_ns(m)
-    lap("D* per request")
+    decode = np.full(m.requests, TIERS_MS[0] * MS, dtype=np.int64)
     table = table_from_matrix(
         m,
         probe_ids=[f"p{r}" for r in range(m.requests)],
         outcomes=["ok"] * m.requests,
         prompt_tokens=np.full(m.requests, 1024, dtype=np.int64),
     )
-    summary = summarize(table, tier_counts[TIERS_MS[0]][0], d_star)
+    records = score_matrix(table, decode, prefill)
+    lap("score once (4 tiers x 2, D*)")
+    summary = summarize(table, records)
     lap("summary")
     total = time.perf_counter() - start
 

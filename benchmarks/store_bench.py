@@ -36,8 +36,8 @@ from sqlalchemy import make_url, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from monitor.metrics.score import score_traces
 from monitor.store import Store, migrate
-from monitor.store.summary import summarize
 from monitor.trace import Chunk, Deadlines, Outcome, TokenCountSource, Trace
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -99,7 +99,7 @@ async def bench_import(store: Store, args: argparse.Namespace) -> dict[str, floa
     while done < args.probes:
         traces = [next(generator) for _ in range(min(batch, args.probes - done))]
         t0 = time.perf_counter()
-        summarize(traces)
+        score_traces(traces)
         summarize_s += time.perf_counter() - t0
         t0 = time.perf_counter()
         inserted = await store.ingest_many(traces, batch=batch)
@@ -136,7 +136,7 @@ async def bench_singles(store: Store, args: argparse.Namespace) -> dict[str, flo
     summary_ms = []
     for trace in traces:
         t0 = time.perf_counter()
-        summarize([trace])
+        score_traces([trace])
         summary_ms.append((time.perf_counter() - t0) * 1e3)
         t0 = time.perf_counter()
         await store.ingest(trace)

@@ -1,10 +1,11 @@
 """The composition root of `etalon-monitor run`: builds every part, wires them, runs the lifecycle.
 
 The only module that knows every package. Flow: the scheduler (when leader) hands each probe job to
-the prober; a finished trace updates the exporter's per-probe series and goes to the store through
-the spooling writer (a database outage fills the local spool instead of losing probes); a task
-rebuilds the rolling-window snapshot from the store every `exporter.refresh_s`. A second daemon on
-the same database waits on the region's advisory lock as a hot standby.
+the prober; a finished trace is scored once (`monitor.metrics.score`, in a worker thread), and
+that one `ScoreRecord` updates the exporter's per-probe series and goes with the trace to the store
+through the spooling writer (a database outage fills the local spool instead of losing probes);
+a task rebuilds the rolling-window snapshot from the store every `exporter.refresh_s`. A second
+daemon on the same database waits on the region's advisory lock as a hot standby.
 
 A leader that loses only its database keeps leading in a logged "degraded" state: rounds keep
 their schedule, probes go to the spool, round bookkeeping to a journal in the data directory
@@ -47,6 +48,7 @@ from monitor.export import (
     WindowSnapshot,
     make_app,
 )
+from monitor.metrics.score import score_traces
 from monitor.probe.client import Prober
 from monitor.probe.gcpolicy import settle_heap
 from monitor.probe.looplag import LoopLagMonitor
@@ -452,9 +454,13 @@ class Daemon:
 
     def _trace_sink(self, writer: SpoolingWriter) -> Callable[[ProbeJob, Trace], Awaitable[None]]:
         async def on_trace(job: ProbeJob, trace: Trace) -> None:
+            # Score once (~1.5 ms of numpy per probe) in a worker thread, off the loop that stamps
+            # other probes' chunks; the same record feeds the row and, once the row (or the
+            # spool) holds the probe, /metrics (prometheus_client metrics are thread-safe).
+            (record,) = await asyncio.to_thread(score_traces, [trace])
             ref = job.round
             try:
-                await writer.write(trace, ref)
+                await writer.write(trace, ref, score=record)
             except Exception as e:
                 # Refused for its content (an outage spools instead): set aside, counted as a
                 # write error, and NOT counted as a probe, since the database will never hold it.
@@ -482,9 +488,7 @@ class Daemon:
                 return
             finally:
                 self.daemon_metrics.spool_depth.set(writer.depth)
-            # Scoring a trace for its histograms is ~1.5 ms of numpy per probe: off the loop that
-            # stamps other probes' chunks (prometheus_client metrics are thread-safe).
-            await asyncio.to_thread(self.probe_metrics.observe, trace)
+            await asyncio.to_thread(self.probe_metrics.observe, trace, record)
 
         return on_trace
 

@@ -13,6 +13,9 @@ from typing import Final
 SLA_WINDOWS: Final = (("24 h", "24 hours"), ("7 d", "7 days"), ("30 d", "30 days"))
 
 _WORKLOAD = "'p' || p.workload"
+_SCORED = "p.outcome = 'ok' AND p.output_tokens > 0"
+"""The failed-probe rule (docs/metrics.md): fluidity is judged over scored probes only. Failed
+probes have NULL scores since definitions version 2; the filter also ignores older rows' scores."""
 
 
 def sla_summary(interval: str) -> str:
@@ -27,13 +30,13 @@ SELECT p.target AS "target",
   count(*) AS "probes",
   count(*) FILTER (WHERE p.outcome = 'ok') AS "ok",
   avg((p.outcome = 'ok')::int) AS "success",
-  avg(p.fluid::int) FILTER (WHERE p.outcome = 'ok') AS "fluid share",
+  avg(p.fluid::int) FILTER (WHERE {_SCORED}) AS "fluid share",
   percentile_cont(0.01) WITHIN GROUP (ORDER BY p.fluidity_index)
-    FILTER (WHERE p.outcome = 'ok') AS "fluidity P99",
+    FILTER (WHERE {_SCORED}) AS "fluidity P99",
   percentile_cont(0.99) WITHIN GROUP (ORDER BY 1.0 - p.fluidity_index)
-    FILTER (WHERE p.outcome = 'ok') AS "miss rate Q99",
+    FILTER (WHERE {_SCORED}) AS "miss rate Q99",
   percentile_cont(0.99) WITHIN GROUP (ORDER BY 1.0 - p.fluidity_index)
-    FILTER (WHERE p.outcome = 'ok') <= 0.1 AS "deadline SLO met",
+    FILTER (WHERE {_SCORED}) <= 0.1 AS "deadline SLO met",
   percentile_cont(0.5) WITHIN GROUP (ORDER BY p.ttft_ns)
     FILTER (WHERE p.outcome = 'ok' AND p.output_tokens > 0) / 1e9 AS "TTFT p50",
   percentile_cont(0.9) WITHIN GROUP (ORDER BY p.ttft_ns)
@@ -47,12 +50,12 @@ ORDER BY p.target, p.workload
 """
 
 
-DAILY_FLUID_SHARE: Final = """
+DAILY_FLUID_SHARE: Final = f"""
 SELECT date_trunc('day', p.started_at) AS "time",
   p.target AS "metric",
   avg(p.fluid::int) AS "value"
 FROM probes p
-WHERE $__timeFilter(p.started_at) AND p.outcome = 'ok' AND p.target IN ($target)
+WHERE $__timeFilter(p.started_at) AND {_SCORED} AND p.target IN ($target)
 GROUP BY 1, 2
 ORDER BY 1
 """
@@ -88,7 +91,7 @@ SELECT p.probe_id AS "probe_id",
   p.missed_deadlines AS "missed",
   p.ttft_ns / 1e9 AS "TTFT"
 FROM probes p
-WHERE $__timeFilter(p.started_at) AND p.outcome = 'ok' AND p.target IN ($target)
+WHERE $__timeFilter(p.started_at) AND {_SCORED} AND p.target IN ($target)
 ORDER BY p.fluidity_index, p.started_at DESC
 LIMIT 20
 """
@@ -138,7 +141,7 @@ def hour_of_day_fluidity() -> str:
 SELECT date_trunc('day', p.started_at) AS "time",
 {hours}
 FROM probes p
-WHERE $__timeFilter(p.started_at) AND p.outcome = 'ok' AND {_ONE_TARGET}
+WHERE $__timeFilter(p.started_at) AND {_SCORED} AND {_ONE_TARGET}
 GROUP BY 1
 ORDER BY 1
 """
@@ -150,10 +153,11 @@ SELECT p.probe_id AS "probe_id",
   {_WORKLOAD} AS "workload",
   p.outcome AS "outcome",
   p.fluidity_index AS "fluidity-index",
-  p.ttft_ns / 1e9 AS "TTFT"
+  p.ttft_ns / 1e9 AS "TTFT",
+  p.ttfat_ns / 1e9 AS "TTFAT"
 FROM probes p
 WHERE $__timeFilter(p.started_at) AND {_ONE_TARGET}
-ORDER BY p.outcome = 'ok', p.fluidity_index, p.started_at DESC
+ORDER BY p.fluid IS NOT NULL, p.outcome = 'ok', p.fluidity_index, p.started_at DESC
 LIMIT 20
 """
 
@@ -172,6 +176,7 @@ SELECT p.probe_id AS "probe_id",
   p.error AS "error",
   p.output_tokens AS "tokens",
   p.ttft_ns / 1e9 AS "TTFT",
+  p.ttfat_ns / 1e9 AS "TTFAT",
   p.e2e_ns / 1e9 AS "E2E",
   p.fluidity_index AS "fluidity-index",
   p.fluid AS "fluid",

@@ -17,7 +17,8 @@ def build() -> dashboard.Dashboard:
         dashboard.Dashboard("etalon: target drill-down")
         .uid(TARGET_UID)
         .description(
-            "One target: TTFT by prompt length, gaps between chunks, stalls, daily pattern."
+            "One target: TTFT and TTFAT by prompt length, gaps between chunks, stalls, daily"
+            " pattern."
         )
         .tags([TAG])
         .timezone("utc")
@@ -63,6 +64,54 @@ def build() -> dashboard.Dashboard:
                     promql(
                         "A",
                         f'etalon_window_time_to_first_token_seconds{{window="24h", {SEL}}}',
+                        instant=True,
+                    )
+                ],
+                span=8,
+                units={"Value": "s"},
+            )
+        )
+        .with_row(row("Time to first answer token"))
+        .with_panel(
+            time_series(
+                "First answer token vs first token (6 h, exemplars open the probe)",
+                [
+                    promql(
+                        "A",
+                        "histogram_quantile(0.5, sum by (le, workload) (increase("
+                        f"etalon_time_to_first_answer_token_seconds_bucket{{{SEL}}}[6h])))",
+                        "{{workload}} TTFAT p50",
+                        exemplar=True,
+                    ),
+                    promql(
+                        "B",
+                        "histogram_quantile(0.9, sum by (le, workload) (increase("
+                        f"etalon_time_to_first_answer_token_seconds_bucket{{{SEL}}}[6h])))",
+                        "{{workload}} TTFAT p90",
+                    ),
+                    promql(
+                        "C",
+                        "histogram_quantile(0.5, sum by (le, workload)"
+                        f" (increase(etalon_time_to_first_token_seconds_bucket{{{SEL}}}[6h])))",
+                        "{{workload}} TTFT p50",
+                    ),
+                ],
+                unit="s",
+                description=(
+                    "TTFAT: the first answer (non-reasoning) token; TTFT: the first token of any"
+                    " kind. They coincide unless the model streams reasoning first; the gap is"
+                    " the time spent thinking. Ok probes only."
+                ),
+                span=16,
+            )
+        )
+        .with_panel(
+            table_panel(
+                "Exact TTFAT percentiles (store, 24 h)",
+                [
+                    promql(
+                        "A",
+                        f'etalon_window_time_to_first_answer_token_seconds{{window="24h", {SEL}}}',
                         instant=True,
                     )
                 ],
@@ -155,15 +204,17 @@ def build() -> dashboard.Dashboard:
                 "Fluidity-index by hour of day (UTC)",
                 [Sql("A", sql.hour_of_day_fluidity(), "time_series")],
                 unit="short",
-                description="Mean fluidity-index of ok probes per day and UTC hour.",
+                description="Mean fluidity-index of scored probes (ok, with an answer) per day"
+                " and UTC hour; failed probes have no index.",
             )
         )
         .with_panel(
             table_panel(
                 "Worst probes",
                 [Sql("A", sql.TARGET_WORST_PROBES)],
-                description="Failed probes first, then the lowest fluidity-index; click probe_id.",
-                units={"TTFT": "s", "fluidity-index": "percentunit"},
+                description="Unscored probes first (failed: no fluidity-index), then the lowest"
+                " fluidity-index; click probe_id.",
+                units={"TTFT": "s", "TTFAT": "s", "fluidity-index": "percentunit"},
             )
         )
         .with_panel(

@@ -21,6 +21,7 @@ from monitor.limits import (
     PREFILL_DEADLINE_MIN_S,
 )
 from monitor.metrics.analysis import Analysis, AnalysisOptions, analyze
+from monitor.metrics.catalogue import reported
 from monitor.metrics.prefill import DEFAULT_SLACK_S, PrefillModel
 
 
@@ -72,6 +73,7 @@ def render_table(result: Analysis, console: Console) -> None:
         "outcome",
         "tokens",
         "TTFT ms",
+        "TTFAT ms",
         "TPOT ms",
         "E2E s",
         "D_p s",
@@ -89,22 +91,25 @@ def render_table(result: Analysis, console: Console) -> None:
             r.outcome,
             str(r.output_tokens),
             _fmt(r.ttft_s, 1e3, 1),
+            _fmt(r.ttfat_s, 1e3, 1),
             _fmt(r.tpot_s, 1e3, 2),
             _fmt(r.e2e_s, 1, 3),
             _fmt(r.prefill_deadline_s),
             _fmt(r.decode_deadline_s, 1e3, 1),
             _fmt(r.fluidity_index),
             _fmt(r.fluidity_index_decode),
-            f"{r.missed_deadlines}/{r.total_deadlines}",
+            "—" if r.total_deadlines is None else f"{r.missed_deadlines}/{r.total_deadlines}",
             _fmt(r.min_decode_deadline_s, 1e3, 3),
         )
     console.print(table)
     s = result.summary
-    summary = Table(title="Summary (ok requests)", show_header=False)
+    summary = Table(
+        title="Summary (latencies over ok requests, deadlines over scored ones)", show_header=False
+    )
     summary.add_column("metric")
     summary.add_column("value", justify="right")
     rows = [
-        ("requests / ok", f"{s.requests} / {s.ok}"),
+        ("requests / ok / scored", f"{s.requests} / {s.ok} / {s.scored}"),
         ("fluent token rate (tok/s)", _fmt(s.fluent_token_rate, 1, 2)),
         ("TPOT-based rate (tok/s)", _fmt(s.tpot_rate, 1, 2)),
         ("tail-TBT rate (tok/s)", _fmt(s.tail_tbt_rate, 1, 2)),
@@ -112,9 +117,13 @@ def render_table(result: Analysis, console: Console) -> None:
         ("P99 request miss rate", _fmt(s.p99_request_miss_rate, 1, 4)),
         ("deadline SLO met", "—" if s.deadline_slo_met is None else str(s.deadline_slo_met)),
         ("share fluid (≥ 0.9)", _fmt(s.share_fluid, 1, 3)),
-        (
-            "TTFT p50/p90/p99 (ms)",
-            " / ".join(_fmt(s.ttft_s[k], 1e3, 1) for k in ("p50", "p90", "p99")),
+        *(
+            (
+                f"{m.label} p50/p90/p99 (ms)",
+                " / ".join(_fmt(v, 1e3, 1) for v in s.percentiles[m.report].values()),
+            )
+            for m in reported()
+            if m.report is not None
         ),
         (
             "TBT p50/p90/p99 (ms)",

@@ -26,8 +26,11 @@ from monitor import trace as trace_codec
 from monitor.cli.app import app
 from monitor.config import Target
 from monitor.limits import MAX_TOKENS_MAX, PROMPT_TOKENS_MAX, PROMPT_TOKENS_MIN, REPETITIONS_MAX
-from monitor.metrics.analysis import AnalysisOptions, analyze
+from monitor.metrics.analysis import AnalysisOptions
+from monitor.metrics.analysis import summarize as summarize_records
 from monitor.metrics.quantiles import quantile
+from monitor.metrics.score import score_table, score_traces
+from monitor.metrics.units import NS_PER_S
 from monitor.probe.batch import run_batch
 from monitor.probe.eventloop import run
 from monitor.probe.gcpolicy import settle_heap
@@ -99,34 +102,37 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def summarize(traces: Sequence[Trace], tiers: Sequence[float]) -> dict[int, dict[str, Any]]:
-    """Per requested prompt length: TTFT/TPOT quantiles, fluidity per decode tier, failures."""
+    """Per requested prompt length: the engine's summary at the first tier, plus the mean
+    fluidity-index of the scored probes at each decode tier (score records, nothing else)."""
     by_length: dict[int, list[Trace]] = {}
     for t in traces:
         by_length.setdefault(t.requested_prompt_tokens or 0, []).append(t)
     out: dict[int, dict[str, Any]] = {}
     for length in sorted(by_length):
         group = by_length[length]
-        first = analyze(group, AnalysisOptions(decode_s=tiers[0]))
-        ok_rows = [r for r in first.requests if r.outcome == Outcome.OK.value]
+        table, records = score_table(group, AnalysisOptions(decode_s=tiers[0]))
+        summary = summarize_records(table, records)
         fluidity: dict[str, float | None] = {}
-        for tier in tiers:
-            result = analyze(group, AnalysisOptions(decode_s=tier))
-            values = [r.fluidity_index for r in result.requests if r.outcome == Outcome.OK.value]
+        for i, tier in enumerate(tiers):
+            at_tier = records if i == 0 else score_traces(group, AnalysisOptions(decode_s=tier))
+            values = [r.fluidity_index for r in at_tier if r.fluidity_index is not None]
             fluidity[f"{round(tier * 1000)}ms"] = _mean(values)
-        tpots = [r.tpot_s for r in ok_rows if r.tpot_s is not None]
-        ok_traces = [t for t in group if t.outcome is Outcome.OK]
+        tpots = [r.tpot_ns / NS_PER_S for r in records if r.tpot_ns is not None]
         chunk_sizes = [
-            t.output_tokens / len(t.content_chunks) for t in ok_traces if t.content_chunks
+            r.tokens_per_chunk
+            for t, r in zip(group, records, strict=True)
+            if t.outcome is Outcome.OK and r.tokens_per_chunk is not None
         ]
         failures = Counter(t.outcome.value for t in group if t.outcome is not Outcome.OK)
         out[length] = {
-            "requests": len(group),
-            "ok": len(ok_traces),
-            "ttft_s": first.summary.ttft_s,
+            "requests": summary.requests,
+            "ok": summary.ok,
+            "ttft_s": summary.percentiles["ttft"],
+            "ttfat_s": summary.percentiles["ttfat"],
             "tpot_s": {"p50": quantile(tpots, 0.5), "p90": quantile(tpots, 0.9)},
             "fluidity_index": fluidity,
-            "share_fluid": first.summary.share_fluid,
-            "fluent_token_rate": first.summary.fluent_token_rate,
+            "share_fluid": summary.share_fluid,
+            "fluent_token_rate": summary.fluent_token_rate,
             "tokens_per_chunk": _mean(chunk_sizes),
             "failures": dict(sorted(failures.items())),
         }

@@ -32,7 +32,6 @@ from monitor.report.render_html import render_html
 from monitor.report.render_json import render_json
 from monitor.report.source import Loaded, SourceError, load_file, load_store
 from monitor.store import StoreUnavailable
-from monitor.store.boundary import boundary
 from monitor.store.connect import open_store
 from monitor.store.embedded import EmbeddedError
 
@@ -75,10 +74,7 @@ async def _from_store(
     cycle: int | None,
 ) -> Loaded:
     async with open_store(settings, upgrade=False, create=False) as store:
-        with boundary():  # the report's own read, until it reads through `Store`
-            return await load_store(
-                store.engine, since=since, until=until, targets=targets, cycle=cycle
-            )
+        return await load_store(store, since=since, until=until, targets=targets, cycle=cycle)
 
 
 def load(
@@ -130,6 +126,7 @@ def make_report(
     return build_report(
         ReportInputs(
             traces=loaded.traces,
+            scores=loaded.scores,
             generated_at=clock(),
             window=Window(
                 since=loaded.since, until=loaded.until, cycle=loaded.cycle, source=source

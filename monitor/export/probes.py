@@ -1,9 +1,16 @@
-"""Per-probe series: updated once when a probe finishes, from its `Trace` and the metric engine.
+"""Per-probe series: updated once when a probe finishes, from its `Trace` and its `ScoreRecord`.
 
-Latency histograms are fed only by `ok` probes (failed ones are counted, not scored, as in
-`analyze`); the fluidity-index is the with-TTFT index at the trace's first decode tier against its
-stored prefill deadline, i.e. exactly `analyze([trace]).requests[0].fluidity_index`. TTFT, E2E and
-fluidity observations carry the probe id as an exemplar, so a slow bucket links to its stored row.
+The histograms are the metric catalogue's (`monitor.metrics.catalogue.histograms`): each observes
+the record's field, in exported units, and only when it is defined. The failed-probe rule is the
+record's: a failed probe has no scores, so it reaches only the outcome counter and the last-probe
+gauges, never a latency or fluidity series and never `etalon_nonfluid_probes_total`. Inter-chunk
+and TBT histograms take the trace's own answer chunks (raw gaps, not scores) of scored probes.
+TTFT, TTFAT, E2E and fluidity observations carry the probe id as an exemplar, so a slow bucket
+links to its stored row.
+
+`declare` creates every counter *and histogram* series of a target/workload at zero before the
+first probe: a ratio such as non-fluid / fluidity count must see both series from the same start,
+or `increase()` misses the first observation of the later one (ratios above 1 after a start).
 """
 
 from __future__ import annotations
@@ -15,20 +22,34 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitor.export.labels import OUTCOMES, PROBE_LABELS, workload_label
-from monitor.metrics.analysis import analyze
 from monitor.metrics.arrivals import token_arrivals
+from monitor.metrics.catalogue import (
+    D_STAR_BUCKETS,
+    E2E_BUCKETS,
+    FLUIDITY_BUCKETS,
+    TPOT_BUCKETS,
+    TTFT_BUCKETS,
+    Metric,
+    histograms,
+)
 from monitor.metrics.latency import inter_chunk_ns, tbt_ns
+from monitor.metrics.score import ScoreRecord
 from monitor.metrics.units import NS_PER_S
 from monitor.trace import Outcome, Trace
 
-TTFT_BUCKETS: Final = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 20)
 GAP_BUCKETS: Final = (
     0.001, 0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5,
 )  # fmt: skip
-TPOT_BUCKETS: Final = (0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.2)
-E2E_BUCKETS: Final = (0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 60, 120)
-FLUIDITY_BUCKETS: Final = (0.1, 0.25, 0.5, 0.75, 0.8, 0.85, 0.9, 0.95, 0.975, 0.99, 1)
-D_STAR_BUCKETS: Final = (*TPOT_BUCKETS, 0.25, 0.5, 1)
+
+__all__ = [
+    "D_STAR_BUCKETS",
+    "E2E_BUCKETS",
+    "FLUIDITY_BUCKETS",
+    "GAP_BUCKETS",
+    "TPOT_BUCKETS",
+    "TTFT_BUCKETS",
+    "ProbeMetrics",
+]
 
 
 class ProbeMetrics:
@@ -57,13 +78,10 @@ class ProbeMetrics:
         )
         self.nonfluid = Counter(
             "etalon_nonfluid_probes",
-            "Ok probes whose with-TTFT miss rate is above 10 % (decided in integers, so a probe"
-            " at exactly 0.9 is fluid, which the 0.9 histogram bucket cannot tell).",
+            "Scored probes (ok, with an answer) whose with-TTFT miss rate is above 10 % (decided"
+            " in integers, so a probe at exactly 0.9 is fluid, which the 0.9 bucket cannot tell).",
             labels,
             registry=registry,
-        )
-        self.ttft = histogram(
-            "etalon_time_to_first_token_seconds", "Time to first token per probe.", TTFT_BUCKETS
         )
         self.icl = histogram(
             "etalon_inter_chunk_latency_seconds", "Every gap between content chunks.", GAP_BUCKETS
@@ -73,22 +91,11 @@ class ProbeMetrics:
             "Every time-between-tokens value (token-weighted; zeros inside chunks).",
             GAP_BUCKETS,
         )
-        self.tpot = histogram(
-            "etalon_time_per_output_token_seconds", "Time per output token per probe.", TPOT_BUCKETS
-        )
-        self.e2e = histogram(
-            "etalon_end_to_end_seconds", "Time to the last content token per probe.", E2E_BUCKETS
-        )
-        self.fluidity = histogram(
-            "etalon_fluidity_index",
-            "With-TTFT fluidity-index at the target's first decode tier.",
-            FLUIDITY_BUCKETS,
-        )
-        self.d_star = histogram(
-            "etalon_min_decode_deadline_seconds",
-            "Smallest decode deadline the probe would have met (D*).",
-            D_STAR_BUCKETS,
-        )
+        self.scores: dict[str, tuple[Metric, Histogram]] = {}
+        """The catalogue's histograms by record field."""
+        for m in histograms():
+            assert m.histogram is not None
+            self.scores[m.name] = (m, histogram(m.histogram, m.help, m.buckets))
         self.last_timestamp = Gauge(
             "etalon_last_probe_timestamp_seconds",
             "Unix time the last probe finished.",
@@ -105,7 +112,8 @@ class ProbeMetrics:
     def declare(
         self, target: str, provider: str, model: str, region: str, prompt_tokens: Iterable[int]
     ) -> None:
-        """Create every outcome counter at zero, so `increase()` sees the first probe."""
+        """Create every counter and histogram series at zero, so `increase()` sees the first
+        probe and the series of a ratio start together (never a ratio above 1 after a start)."""
         for p in prompt_tokens:
             base = (target, provider, model, region, workload_label(p))
             for outcome in OUTCOMES:
@@ -113,6 +121,10 @@ class ProbeMetrics:
             self.output_tokens.labels(*base)
             self.mismatch.labels(*base)
             self.nonfluid.labels(*base)
+            self.icl.labels(*base)
+            self.tbt.labels(*base)
+            for _, h in self.scores.values():
+                h.labels(*base)
 
     def skipped(
         self, target: str, provider: str, model: str, region: str, prompt_tokens: int
@@ -121,7 +133,8 @@ class ProbeMetrics:
         base = (target, provider, model, region, workload_label(prompt_tokens))
         self.probes.labels(*base, "skipped").inc()
 
-    def observe(self, trace: Trace) -> None:
+    def observe(self, trace: Trace, score: ScoreRecord) -> None:
+        """Count the probe and observe its record (the one the store keeps for it)."""
         base = (
             trace.target,
             trace.provider,
@@ -141,20 +154,16 @@ class ProbeMetrics:
         reported = (trace.usage or {}).get("completion_tokens")
         if reported is not None and reported != trace.output_tokens:
             mismatch.inc()
-        row = analyze([trace]).requests[0]
-        if row.output_tokens == 0:
+        for name, (metric, family) in self.scores.items():
+            value = getattr(score, name)
+            if value is not None:
+                family.labels(*base).observe(
+                    float(value) * metric.scale, exemplar if metric.exemplar else None
+                )
+        if not score.scored:
             return
-        if row.ttft_s is not None:
-            self.ttft.labels(*base).observe(row.ttft_s, exemplar)
-        if row.e2e_s is not None:
-            self.e2e.labels(*base).observe(row.e2e_s, exemplar)
-        if row.tpot_s is not None:
-            self.tpot.labels(*base).observe(row.tpot_s)
-        if row.min_decode_deadline_s is not None:
-            self.d_star.labels(*base).observe(row.min_decode_deadline_s)
-        self.fluidity.labels(*base).observe(row.fluidity_index, exemplar)
         nonfluid = self.nonfluid.labels(*base)
-        if 10 * row.missed_deadlines > row.total_deadlines:
+        if score.fluid is False:
             nonfluid.inc()
         chunks = trace.content_chunks
         times = [c.t_ns for c in chunks]

@@ -10,7 +10,7 @@ the index (the worst 1 %), as the contract says.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -18,6 +18,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from monitor.export.labels import TARGET_LABELS, workload_label
+from monitor.metrics.catalogue import windowed
 
 WINDOW_LABELS = (*TARGET_LABELS, "workload", "window")
 
@@ -57,11 +58,9 @@ class WindowRow(Protocol):
     @property
     def tpot_token_rate(self) -> float | None: ...
     @property
-    def ttft_p50_s(self) -> float | None: ...
-    @property
-    def ttft_p90_s(self) -> float | None: ...
-    @property
-    def ttft_p99_s(self) -> float | None: ...
+    def quantiles(self) -> Mapping[str, Sequence[float | None]]:
+        """Catalogue metric name → exact percentiles at its `window_quantiles` (seconds)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +146,14 @@ def _quantiles(
     return m
 
 
+def _point(name: str, i: int) -> Callable[[WindowRow], float | None]:
+    def value(row: WindowRow) -> float | None:
+        values = row.quantiles.get(name)
+        return None if values is None else values[i]
+
+    return value
+
+
 class WindowCollector(Collector):
     def __init__(self, snapshot: Callable[[], WindowSnapshot]) -> None:
         self._snapshot = snapshot
@@ -166,16 +173,14 @@ class WindowCollector(Collector):
             rows,
             (("0.5", lambda r: r.fluidity_p50), ("0.99", lambda r: r.fluidity_p01)),
         )
-        yield _quantiles(
-            "etalon_window_time_to_first_token_seconds",
-            "Exact TTFT percentiles over the window's ok probes.",
-            rows,
-            (
-                ("0.5", lambda r: r.ttft_p50_s),
-                ("0.9", lambda r: r.ttft_p90_s),
-                ("0.99", lambda r: r.ttft_p99_s),
-            ),
-        )
+        for m in windowed():
+            assert m.window_family is not None
+            yield _quantiles(
+                m.window_family,
+                f"Exact percentiles over the window's ok probes. {m.help}",
+                rows,
+                [(f"{q:g}", _point(m.name, i)) for i, q in enumerate(m.window_quantiles)],
+            )
         if snap.taken_at is not None:
             yield GaugeMetricFamily(
                 "etalon_window_snapshot_timestamp_seconds",

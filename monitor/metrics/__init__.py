@@ -9,6 +9,7 @@ from monitor.metrics.batch import ChunkMatrix, DeadlineCounts, score
 from monitor.metrics.fluidity import DeadlineScore, fluidity, fluidity_decode_only
 from monitor.metrics.min_deadline import min_decode_deadline_ns, min_decode_deadlines_ns
 from monitor.metrics.prefill import PrefillModel, fit_prefill_model
+from monitor.metrics.score import ScoreRecord, score_traces
 
 __all__ = [
     "AnalysisOptions",
@@ -17,6 +18,7 @@ __all__ = [
     "DeadlineScore",
     "PrefillModel",
     "RequestMetrics",
+    "ScoreRecord",
     "Summary",
     "analyze",
     "fit_prefill_model",
@@ -25,4 +27,5 @@ __all__ = [
     "min_decode_deadline_ns",
     "min_decode_deadlines_ns",
     "score",
+    "score_traces",
 ]

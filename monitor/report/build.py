@@ -1,8 +1,9 @@
 """Assemble the report from a plain list of traces: the one entry point renderers and tests use.
 
 Input is a `Sequence[Trace]` (from a JSONL export or the store) plus what traces don't carry:
-prices and workloads from the config, round labels and planned rounds from the store. The
-per-target headline numbers are `analyze`'s summary on that target's traces, unchanged.
+prices and workloads from the config, round labels, planned rounds and each probe's stored
+`ScoreRecord` from the store. The per-target headline numbers are `analyze`'s summary over those
+records, unchanged; latency percentile fields come from the metric catalogue.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.config import Target
+from monitor.metrics.catalogue import percentile_key, reported
+from monitor.metrics.score import ScoreRecord
 from monitor.report import compare, cost, cycle, distributions, methodology, stalls
 from monitor.report.model import (
     FORMAT,
@@ -42,6 +45,8 @@ class ReportInputs:
     rounds_planned: int | None = None
     seed: int = 0
     resamples: int = compare.RESAMPLES
+    scores: Sequence[ScoreRecord] | None = None
+    """The stored score record of each trace (aligned with `traces`); None: score them now."""
 
 
 def _distinct(values: Sequence[str]) -> tuple[str, ...]:
@@ -77,9 +82,12 @@ def target_report(
         fluent_token_rate=summary.fluent_token_rate,
         tpot_rate=summary.tpot_rate,
         tail_tbt_rate=summary.tail_tbt_rate,
-        ttft_p50_s=summary.ttft_s["p50"],
-        ttft_p90_s=summary.ttft_s["p90"],
-        ttft_p99_s=summary.ttft_s["p99"],
+        latency={
+            percentile_key(m.report, q): summary.percentiles[m.report][f"p{round(q * 100)}"]
+            for m in reported()
+            if m.report is not None
+            for q in m.report_quantiles
+        },
         tbt_s=Percentiles(summary.tbt_s["p50"], summary.tbt_s["p90"], summary.tbt_s["p99"]),
         decode_deadlines_s=tuple(sorted({int(d) / 1e9 for d in s.decode_ns})),
         prefill_deadline_range_s=(
@@ -97,7 +105,15 @@ def target_report(
 
 def build_report(inputs: ReportInputs) -> Report:
     groups = group_by_target(inputs.traces)
-    scored = [score_target(name, traces) for name, traces in sorted(groups.items())]
+    scores = inputs.scores
+    scored = [
+        score_target(
+            name,
+            [inputs.traces[i] for i in rows],
+            None if scores is None else [scores[i] for i in rows],
+        )
+        for name, rows in sorted(groups.items())
+    ]
     views = [cycle.rounds(s, inputs.round_of) for s in scored]
     targets = tuple(
         target_report(s, inputs.targets.get(s.name), v) for s, v in zip(scored, views, strict=True)

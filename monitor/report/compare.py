@@ -17,6 +17,7 @@ from itertools import combinations
 import numpy as np
 import numpy.typing as npt
 
+from monitor.metrics.score import int_column
 from monitor.metrics.units import NS_PER_S
 from monitor.report.model import Comparison
 from monitor.report.scoring import FloatArray, ScoredTarget
@@ -60,11 +61,11 @@ class Metric:
 
 
 def _fluid(s: ScoredTarget) -> FloatArray:
-    return s.fluid[s.ok].astype(np.float64)
+    return s.fluid[s.scored].astype(np.float64)
 
 
 def _d_star(s: ScoredTarget) -> FloatArray:
-    d = s.min_deadline_ns[s.ok]
+    d = s.min_deadline_ns[s.scored]
     return d[d > 0].astype(np.float64)
 
 
@@ -74,8 +75,8 @@ def _tpot(s: ScoredTarget) -> FloatArray:
 
 
 def _ttft(s: ScoredTarget) -> FloatArray:
-    rows = s.ok & (s.table.output_tokens > 0)
-    return s.table.ttft_ns[rows].astype(np.float64)
+    v = int_column(s.scores, "ttft_ns")
+    return v[v >= 0].astype(np.float64)
 
 
 METRICS = (
@@ -128,7 +129,7 @@ def compare_pair(
     xa, xb = metric.sample(a), metric.sample(b)
     if xa.size < 2 or xb.size < 2:
         return _undecided(a, b, metric, "too few probes to compare")
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # zero times: judged undefined below
         va = float(metric.stat(xa[np.newaxis, :])[0])
         vb = float(metric.stat(xb[np.newaxis, :])[0])
         diffs: npt.NDArray[np.float64] = bootstrap(xa, metric.stat, rng, resamples) - bootstrap(

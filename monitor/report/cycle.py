@@ -25,7 +25,7 @@ EXCERPT_CHARS = 80
 
 
 def _view(s: ScoredTarget, rows: BoolArray) -> SloView:
-    sel = rows & s.ok
+    sel = rows & s.scored
     return slo_view(DeadlineCounts(met=s.counts.met[sel], missed=s.counts.missed[sel]))
 
 
@@ -60,10 +60,13 @@ def excerpt(s: ScoredTarget, r: int) -> str | None:
 
 
 def worst_probes(s: ScoredTarget, rows: BoolArray) -> tuple[WorstProbe, ...]:
-    """Failed probes first, then non-fluid ones by fluidity-index; fluid probes are not "worst"."""
-    bad = rows & (~s.ok | ~s.fluid)
+    """Unscored probes (failed, or no answer) first, then non-fluid ones by fluidity-index;
+    fluid probes are not "worst"."""
+    bad = rows & ~s.fluid
     candidates = [int(r) for r in np.nonzero(bad)[0]]
-    candidates.sort(key=lambda r: (bool(s.ok[r]), float(s.fluidity_index[r]), r))
+    candidates.sort(
+        key=lambda r: (bool(s.scored[r]), bool(s.ok[r]), np.nan_to_num(s.fluidity_index[r]), r)
+    )
     out = []
     for r in candidates[:WORST]:
         t = s.traces[r]
@@ -73,7 +76,7 @@ def worst_probes(s: ScoredTarget, rows: BoolArray) -> tuple[WorstProbe, ...]:
                 probe_id=t.probe_id,
                 started_at=t.started_at,
                 outcome=t.outcome.value,
-                fluidity_index=row.fluidity_index if s.ok[r] else None,
+                fluidity_index=row.fluidity_index,
                 ttft_s=row.ttft_s,
                 error=t.error,
                 excerpt=excerpt(s, r),

@@ -12,6 +12,7 @@ import numpy as np
 from monitor.metrics.curve import fluidity_curve
 from monitor.metrics.latency import inter_chunk_ns
 from monitor.metrics.quantiles import quantiles
+from monitor.metrics.score import int_column
 from monitor.metrics.units import NS_PER_S
 from monitor.report.model import BoxStats, Cdf, CurvePoint
 from monitor.report.scoring import Int64Array, ScoredTarget
@@ -33,11 +34,11 @@ def _s(value: float | None) -> float | None:
 
 
 def ttft_boxes(s: ScoredTarget) -> tuple[BoxStats, ...]:
-    """TTFT per prompt length over ok probes that produced a token."""
+    """TTFT per prompt length over the probes that have one (ok, a token came)."""
     groups: dict[int, list[int]] = {}
-    with_token = s.ok & (s.table.output_tokens > 0)
-    for r in np.nonzero(with_token)[0]:
-        groups.setdefault(prompt_length(s, int(r)), []).append(int(s.table.ttft_ns[r]))
+    ttft = int_column(s.scores, "ttft_ns")
+    for r in np.nonzero(ttft >= 0)[0]:
+        groups.setdefault(prompt_length(s, int(r)), []).append(int(ttft[r]))
     boxes = []
     for length in sorted(groups):
         q = quantiles(groups[length], BOX_QUANTILES)
@@ -81,9 +82,9 @@ def inter_chunk_cdf(s: ScoredTarget) -> Cdf:
 
 
 def curve(s: ScoredTarget) -> tuple[CurvePoint, ...]:
-    """P99 fluidity-index (decode-only) at D_d = 1..100 ms over ok probes."""
-    ok_columns = np.nonzero(s.ok)[0].astype(np.int64)
-    if ok_columns.size == 0:
+    """P99 fluidity-index (decode-only) at D_d = 1..100 ms over scored probes (ok, an answer)."""
+    columns = np.nonzero(s.scored)[0].astype(np.int64)
+    if columns.size == 0:
         return ()
-    points = fluidity_curve(s.table.matrix.select(ok_columns))
+    points = fluidity_curve(s.table.matrix.select(columns))
     return tuple(CurvePoint(p.decode_deadline_ms, p.p99_fluidity_index) for p in points)

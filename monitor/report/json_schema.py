@@ -1,7 +1,9 @@
 """JSON Schema (draft 2020-12) of `etalon-monitor report --format json` (`etalon-report/1`).
 
 The contract machines can rely on: the keys the issue promises per target plus the sections every
-report has. `etalon-monitor report --schema` prints it; the tests validate real reports against it.
+report has. Per-target latency keys (`ttft_p50_s`, `ttfat_p90_s`, ...) are generated from the
+metric catalogue. `etalon-monitor report --schema` prints it; the tests validate real reports
+against it.
 Additive changes (new keys) keep the format name; removing or retyping a key bumps it.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from monitor.metrics.catalogue import reported
 from monitor.report.model import FORMAT
 
 _NUM: Final = {"type": "number"}
@@ -78,9 +81,7 @@ _TARGET: Final = _object(
         "fluent_token_rate": _OPT_NUM,
         "tpot_rate": _OPT_NUM,
         "tail_tbt_rate": _OPT_NUM,
-        "ttft_p50_s": _OPT_NUM,
-        "ttft_p90_s": _OPT_NUM,
-        "ttft_p99_s": _OPT_NUM,
+        **{key: _OPT_NUM for m in reported() for key in m.report_fields()},
         "tbt_s": _object({"p50": _OPT_NUM, "p90": _OPT_NUM, "p99": _OPT_NUM}),
         "decode_deadlines_s": {"type": "array", "items": _NUM},
         "ttft_by_prompt": {"type": "array", "items": _BOX},

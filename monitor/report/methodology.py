@@ -29,8 +29,11 @@ DEFINITIONS = (
     ),
     Definition(
         "Fluid probe / share fluid",
-        "A probe is fluid when its miss rate is at most 10 % (fluidity-index ≥ 0.9). Share fluid "
-        "is the fraction of successful (ok) probes that are fluid.",
+        "A probe is fluid when its miss rate is at most 10 % (fluidity-index ≥ 0.9). Only scored "
+        "probes (ok, at least one answer token) have a fluidity-index: a failed probe is never "
+        "fluid. Share fluid is the fraction of scored probes that are fluid; failures are "
+        "reported apart (probes, failed, failures by outcome) and do not count against the "
+        "deadline SLO.",
     ),
     Definition(
         "Deadline SLO",
@@ -49,10 +52,13 @@ DEFINITIONS = (
         "which averages and chunking flatter.",
     ),
     Definition(
-        "TTFT, TBT, inter-chunk latency",
-        "TTFT: arrival of the first content token. TBT: gaps between consecutive tokens, zeros "
-        "inside multi-token chunks included. Inter-chunk latency: gaps between content chunks "
-        "(how often the screen refreshes). Percentiles are exact linear quantiles of the samples.",
+        "TTFT, TTFAT, TBT, inter-chunk latency",
+        "TTFT: arrival of the first generated token of any kind (reasoning included). TTFAT: "
+        "arrival of the first answer (non-reasoning) token, the token deadlines are judged "
+        "from; equal to TTFT when the model streams no reasoning. TBT: gaps between "
+        "consecutive tokens, zeros inside multi-token chunks included. Inter-chunk latency: "
+        "gaps between content chunks (how often the screen refreshes). Percentiles are exact "
+        "linear quantiles of the samples.",
     ),
     Definition(
         "Fluidity curve",

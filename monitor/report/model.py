@@ -8,7 +8,7 @@ tokens/s, US dollars); `None` is "undefined" (no data, no price), never zero.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,13 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if hasattr(value, "__dataclass_fields__"):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        out: dict[str, Any] = {}
+        for f in fields(value):
+            if f.metadata.get("flatten"):
+                out.update(_plain(getattr(value, f.name)))
+            else:
+                out[f.name] = _plain(getattr(value, f.name))
+        return out
     return value
 
 
@@ -154,9 +160,9 @@ class TargetReport:
     fluent_token_rate: float | None
     tpot_rate: float | None
     tail_tbt_rate: float | None
-    ttft_p50_s: float | None
-    ttft_p90_s: float | None
-    ttft_p99_s: float | None
+    latency: dict[str, float | None] = field(metadata={"flatten": True})
+    """Catalogue latencies (`monitor.metrics.catalogue.reported`), flat keys such as `ttft_p50_s`
+    and `ttfat_p90_s`: in JSON they sit beside the other per-target keys."""
     tbt_s: Percentiles
     decode_deadlines_s: tuple[float, ...]
     prefill_deadline_range_s: tuple[float, float] | None

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from monitor.metrics.catalogue import reported
 from monitor.report import charts
 from monitor.report.markup import Child, Markup, join, raw_css, tag
 from monitor.report.model import Comparison, Incident, Report, TargetReport
@@ -117,6 +118,13 @@ def _header(report: Report) -> Markup:
     )
 
 
+LATENCY_KEYS = tuple(k for m in reported() for k in m.report_fields())
+LATENCY_HEADERS = tuple(
+    f"{m.label} p{round(q * 100)}" for m in reported() for q in m.report_quantiles
+)
+"""The catalogue's report latencies, one column each (keys and headers aligned)."""
+
+
 def _summary(targets: Sequence[TargetReport]) -> Markup:
     headers = [
         "target",
@@ -130,9 +138,7 @@ def _summary(targets: Sequence[TargetReport]) -> Markup:
         "fluent rate",
         "TPOT rate",
         "tail-TBT rate",
-        "TTFT p50",
-        "TTFT p90",
-        "TTFT p99",
+        *LATENCY_HEADERS,
         "cost / 1M tokens",
         "cost / fluid response",
     ]
@@ -149,9 +155,7 @@ def _summary(targets: Sequence[TargetReport]) -> Markup:
             td(num(t.fluent_token_rate, 1, suffix=" tok/s"), True),
             td(num(t.tpot_rate, 1, suffix=" tok/s"), True),
             td(num(t.tail_tbt_rate, 1, suffix=" tok/s"), True),
-            td(ms(t.ttft_p50_s), True),
-            td(ms(t.ttft_p90_s), True),
-            td(ms(t.ttft_p99_s), True),
+            *(td(ms(t.latency[key]), True) for key in LATENCY_KEYS),
             td(money(None if t.cost is None else t.cost.per_1m_tokens), True),
             td(money(None if t.cost is None else t.cost.per_fluid_response), True),
         ]

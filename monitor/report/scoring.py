@@ -1,9 +1,10 @@
-"""One target's traces scored once, so every section of the report reads the same numbers.
+"""A target's probes with their score records, so every report section reads the same numbers.
 
-The report never computes a metric of its own where the engine has one: `analyze` gives the
-per-request rows and the summary (the JSON report's per-target numbers *are* its summary), and
-`build_table` gives the arrays behind them. Judged like `analyze` with no options: each probe at the
-first decode tier and the prefill deadline stored with it, else the engine's defaults.
+The report computes no per-probe metric of its own: each probe's numbers are its `ScoreRecord`, read
+back from the store (the record ingest stored) or, for a trace file, made by the one scoring pass
+(`monitor.metrics.score`). The per-target headline numbers are `analysis_of` over those records;
+the arrays below are views of the same records. Failed probes have no scores (NaN / -1 / False
+here) and every section masks them out: a failure is never fluid.
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from monitor.metrics.analysis import (
-    Analysis,
-    AnalysisOptions,
-    RequestTable,
-    analyze,
-    build_table,
-    decode_deadlines_ns,
-    prefill_deadlines_ns,
-)
+from monitor.metrics.analysis import Analysis, RequestTable, analysis_of, build_table
 from monitor.metrics.batch import DeadlineCounts
+from monitor.metrics.score import (
+    ScoreRecord,
+    deadline_counts,
+    float_column,
+    int_column,
+    score_table,
+    scored_mask,
+)
 from monitor.trace import Chunk, Trace
 
 BoolArray = npt.NDArray[np.bool_]
@@ -33,18 +34,22 @@ FloatArray = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class ScoredTarget:
-    """A target's traces, in input order, with the engine's results aligned to them."""
+    """A target's traces, in input order, with their score records aligned to them."""
 
     name: str
     traces: tuple[Trace, ...]
+    scores: tuple[ScoreRecord, ...]
     analysis: Analysis
     table: RequestTable
     decode_ns: Int64Array
     """The decode deadline each probe was judged at (its first stored tier)."""
     prefill_ns: Int64Array
     counts: DeadlineCounts
-    """With-TTFT met/missed per probe, as `analyze` counted them."""
+    """With-TTFT met/missed per probe (0/0 for unscored probes)."""
+    scored: BoolArray
+    """Ok with at least one answer token: the probes fluidity is judged over."""
     fluidity_index: FloatArray
+    """NaN for unscored probes."""
     min_deadline_ns: Int64Array
     """`D*` per probe; -1 where undefined."""
     content: tuple[tuple[Chunk, ...], ...]
@@ -56,32 +61,30 @@ class ScoredTarget:
 
     @property
     def fluid(self) -> BoolArray:
-        return self.counts.fluid
+        """True only for scored, fluid probes."""
+        return self.scored & self.counts.fluid
 
 
-def score_target(name: str, traces: Sequence[Trace]) -> ScoredTarget:
-    options = AnalysisOptions()
-    analysis = analyze(traces, options)
-    rows = analysis.requests
-    missed = np.array([r.missed_deadlines for r in rows], dtype=np.int64)
-    total = np.array([r.total_deadlines for r in rows], dtype=np.int64)
-    d_star = np.array(
-        [
-            -1 if r.min_decode_deadline_s is None else round(r.min_decode_deadline_s * 1e9)
-            for r in rows
-        ],
-        dtype=np.int64,
-    )
+def score_target(
+    name: str, traces: Sequence[Trace], scores: Sequence[ScoreRecord] | None = None
+) -> ScoredTarget:
+    """`scores`: the stored records of `traces` (aligned); None scores the traces now."""
+    if scores is None:
+        table, records = score_table(traces)
+    else:
+        table, records = build_table(traces), list(scores)
     return ScoredTarget(
         name=name,
         traces=tuple(traces),
-        analysis=analysis,
-        table=build_table(traces),
-        decode_ns=decode_deadlines_ns(traces, options),
-        prefill_ns=prefill_deadlines_ns(traces, options),
-        counts=DeadlineCounts(met=total - missed, missed=missed),
-        fluidity_index=np.array([r.fluidity_index for r in rows], dtype=np.float64),
-        min_deadline_ns=d_star,
+        scores=tuple(records),
+        analysis=analysis_of(traces, table, records),
+        table=table,
+        decode_ns=int_column(records, "decode_deadline_ns"),
+        prefill_ns=int_column(records, "prefill_deadline_ns"),
+        counts=deadline_counts(records),
+        scored=scored_mask(records),
+        fluidity_index=float_column(records, "fluidity_index"),
+        min_deadline_ns=int_column(records, "min_decode_deadline_ns"),
         content=tuple(t.content_chunks for t in traces),
     )
 
@@ -90,9 +93,9 @@ UNNAMED = "(no target)"
 """Minimal-form traces from other tools name no target; they are reported together."""
 
 
-def group_by_target(traces: Sequence[Trace]) -> dict[str, list[Trace]]:
-    """Traces per target name, targets in first-seen order, traces in input order."""
-    out: dict[str, list[Trace]] = {}
-    for t in traces:
-        out.setdefault(t.target or UNNAMED, []).append(t)
+def group_by_target(traces: Sequence[Trace]) -> dict[str, list[int]]:
+    """Indices of the traces per target name, targets in first-seen order, traces in input order."""
+    out: dict[str, list[int]] = {}
+    for i, t in enumerate(traces):
+        out.setdefault(t.target or UNNAMED, []).append(i)
     return out

@@ -2,9 +2,10 @@
 
 From the store, a report selects probes by time window or by cycle and also learns what traces
 don't carry: each probe's round (incidents are judged per round) and the cycle's planned rounds
-(completeness). The query reads the store's `probes` and `cycles` tables in a read-only
-transaction and rebuilds traces with the store's own row mapping, so a report from the database
-and one from `etalon-monitor export` of the same probes are identical.
+(completeness). It reads through `Store` (`Store.scored`, `Store.cycle_span`) on a read-only
+connection and gets each probe's stored `ScoreRecord` beside its trace, so the report shows the
+numbers the table holds; only rows scored under older definitions are rescored. A report from the
+database and one from `etalon-monitor export` of the same probes are identical.
 """
 
 from __future__ import annotations
@@ -12,14 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO, Any
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from typing import IO
 
 from monitor import trace as trace_codec
-from monitor.store.rows import TRACE_COLUMNS, trace_from_row
-from monitor.store.schema import cycles, probes
+from monitor.metrics.score import ScoreRecord
+from monitor.store import Store
 from monitor.trace import Trace, TraceFormatError
 
 
@@ -36,6 +34,8 @@ class Loaded:
     round_of: dict[str, str] = field(default_factory=dict)
     rounds_planned: int | None = None
     skipped: list[TraceFormatError] = field(default_factory=list)
+    scores: list[ScoreRecord] | None = None
+    """The stored score record of each trace (store only); None: score the traces."""
 
 
 def select_traces(
@@ -89,60 +89,35 @@ def round_label(cycle_id: int | None, round_index: int | None) -> str | None:
     return f"cycle {cycle_id} round {round_index}"
 
 
-async def _rows(conn: AsyncConnection, query: Any) -> tuple[list[Trace], dict[str, str]]:
-    traces: list[Trace] = []
-    round_of: dict[str, str] = {}
-    result = await conn.stream(query.execution_options(yield_per=1000))
-    async for row in result.mappings():
-        trace = trace_from_row(row)
-        traces.append(trace)
-        label = round_label(row["cycle_id"], row["round_index"])
-        if label is not None:
-            round_of[trace.probe_id] = label
-    return traces, round_of
-
-
 async def load_store(
-    engine: AsyncEngine,
+    store: Store,
     *,
     since: datetime | None = None,
     until: datetime | None = None,
     targets: Sequence[str] | None = None,
     cycle: int | None = None,
 ) -> Loaded:
-    """Probes of a cycle, or started in `[since, until)`, optionally of some targets."""
-    columns = [probes.c[c] for c in TRACE_COLUMNS]
-    query = select(*columns, probes.c.cycle_id, probes.c.round_index)
-    if targets:
-        query = query.where(probes.c.target.in_(list(targets)))
+    """Probes of a cycle, or started in `[since, until)`, optionally of some targets, with their
+    stored score records (read through `Store` on a read-only connection)."""
     rounds_planned = None
-    async with engine.connect() as plain:
-        conn = await plain.execution_options(postgresql_readonly=True)
-        if cycle is not None:
-            found = (
-                await conn.execute(
-                    select(
-                        cycles.c.rounds_planned, cycles.c.started_at, cycles.c.finished_at
-                    ).where(cycles.c.id == cycle)
-                )
-            ).first()
-            if found is None:
-                raise SourceError(f"no cycle with id {cycle}")
-            rounds_planned = int(found.rounds_planned)
-            since, until = found.started_at, found.finished_at
-            query = query.where(probes.c.cycle_id == cycle)
-        else:
-            if since is not None:
-                query = query.where(probes.c.started_at >= since)
-            if until is not None:
-                query = query.where(probes.c.started_at < until)
-        query = query.order_by(probes.c.started_at, probes.c.probe_id)
-        traces, round_of = await _rows(conn, query)
+    if cycle is not None:
+        span = await store.cycle_span(cycle)
+        if span is None:
+            raise SourceError(f"no cycle with id {cycle}")
+        rounds_planned = span.rounds_planned
+        since, until = span.started_at, span.finished_at
+    rows = await store.scored(since, until, targets, cycle=cycle)
+    round_of = {}
+    for probe_id, (cycle_id, round_index) in rows.rounds.items():
+        label = round_label(cycle_id, round_index)
+        if label is not None:
+            round_of[probe_id] = label
     return Loaded(
-        traces=traces,
+        traces=rows.traces,
         since=since,
         until=until,
         cycle=None if cycle is None else str(cycle),
         round_of=round_of,
         rounds_planned=rounds_planned,
+        scores=rows.scores,
     )

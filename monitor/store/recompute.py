@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from monitor.store import bulk
 from monitor.store.rows import INPUT_COLUMNS, trace_from_row
 from monitor.store.schema import METRIC_DEFINITIONS_VERSION, probes
-from monitor.store.summary import SUMMARY_COLUMNS, summarize
+from monitor.store.summary import SUMMARY_COLUMNS, score_traces
 
 KEY = ("probe_id", "started_at")
 
@@ -52,7 +52,7 @@ async def recompute(
             traces = [trace_from_row(r) for r in rows]
             staged = [
                 {"probe_id": t.probe_id, "started_at": t.started_at, **s.columns()}
-                for t, s in zip(traces, summarize(traces), strict=True)
+                for t, s in zip(traces, score_traces(traces), strict=True)
             ]
             await bulk.copy_into_stage(conn, (*KEY, *SUMMARY_COLUMNS), staged)
             await bulk.update_from_stage(conn, SUMMARY_COLUMNS)

@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from monitor.metrics.score import ScoreRecord
 from monitor.metrics.units import NS_PER_S
-from monitor.store.summary import ProbeSummary
 from monitor.trace import (
     Chunk,
     ChunkKind,
@@ -134,9 +134,9 @@ def trace_columns(trace: Trace, *, store_text: bool = True) -> dict[str, Any]:
     }
 
 
-def row_values(trace: Trace, summary: ProbeSummary, *, store_text: bool = True) -> dict[str, Any]:
+def row_values(trace: Trace, score: ScoreRecord, *, store_text: bool = True) -> dict[str, Any]:
     values = trace_columns(trace, store_text=store_text)
-    values.update(summary.columns())
+    values.update(score.columns())
     return values
 
 

@@ -11,7 +11,7 @@ tests) fails when the two drift apart.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import (
     ARRAY,
@@ -31,11 +31,18 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-METRIC_DEFINITIONS_VERSION: Final = 1
-"""Bump when a summary column's definition changes; `db recompute` then re-derives old rows."""
+from monitor.metrics.catalogue import CATALOGUE, FIXED_TIERS_MS, METRIC_DEFINITIONS_VERSION
 
-FIXED_TIERS_MS: Final = (25, 50, 100)
-"""Decode deadlines every probe is scored at, whatever its target's tiers (comparable history)."""
+__all__ = ["FIXED_TIERS_MS", "METRIC_DEFINITIONS_VERSION"]
+
+SQL_TYPES: Final[dict[str, Any]] = {
+    "smallint": SmallInteger,
+    "integer": Integer,
+    "bigint": BigInteger,
+    "float": Float,
+    "boolean": Boolean,
+}
+"""The catalogue's column types (monitor.metrics stays free of SQLAlchemy)."""
 
 NAMING_CONVENTION: Final = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -123,28 +130,8 @@ probes = Table(
     Column("chunk_tokens", ARRAY(SmallInteger), nullable=False),
     Column("chunk_kinds", ARRAY(SmallInteger), comment="NULL: all content; 0 content, 1 reasoning"),
     Column("chunk_texts", ARRAY(Text), comment="NULL when not stored"),
-    # summary columns (monitor.metrics at ingest; `metrics_version` says which definitions)
-    Column("metrics_version", SmallInteger, nullable=False),
-    Column("output_tokens", Integer, nullable=False),
-    Column("content_chunks", Integer, nullable=False),
-    Column("tokens_per_chunk", Float),
-    Column("ttft_ns", BigInteger),
-    Column("tpot_ns", Float),
-    Column("e2e_ns", BigInteger),
-    Column("prefill_deadline_ns", BigInteger, nullable=False),
-    Column("decode_deadline_ns", BigInteger, nullable=False),
-    Column("fluidity_index", Float, nullable=False),
-    Column("fluidity_index_decode", Float, nullable=False),
-    Column("missed_deadlines", Integer, nullable=False),
-    Column("total_deadlines", Integer, nullable=False),
-    Column("fluid", Boolean, nullable=False),
-    Column("fluidity_25ms", Float, nullable=False),
-    Column("fluidity_50ms", Float, nullable=False),
-    Column("fluidity_100ms", Float, nullable=False),
-    Column("fluidity_decode_25ms", Float, nullable=False),
-    Column("fluidity_decode_50ms", Float, nullable=False),
-    Column("fluidity_decode_100ms", Float, nullable=False),
-    Column("min_decode_deadline_ns", BigInteger),
+    # summary columns: the ScoreRecord of each probe, declared in monitor.metrics.catalogue
+    *(Column(m.name, SQL_TYPES[m.sql], nullable=m.nullable) for m in CATALOGUE),
     Index(None, "started_at", postgresql_using="brin"),
     Index(None, "target", "started_at"),
     postgresql_partition_by="RANGE (started_at)",

@@ -30,6 +30,7 @@ from typing import Any, Final
 from monitor import trace as trace_codec
 from monitor.durable import AppendLog, Entry, LogWriteError, encode
 from monitor.ledger import RoundKey, StoreUnavailable
+from monitor.metrics.score import ScoreRecord
 from monitor.store.rows import check_storable
 from monitor.store.store import Store
 from monitor.trace import Trace
@@ -221,8 +222,15 @@ class SpoolingWriter:
         if self._on_write_error is not None:
             self._on_write_error(exc)
 
-    async def write(self, trace: Trace, key: RoundKey | None = None) -> WriteResult:
-        """Store the trace, or spool it when the database is down or older traces still wait."""
+    async def write(
+        self, trace: Trace, key: RoundKey | None = None, *, score: ScoreRecord | None = None
+    ) -> WriteResult:
+        """Store the trace, or spool it when the database is down or older traces still wait.
+
+        `score` (the caller's record of the trace) is stored as is. The spool keeps only the trace:
+        a spooled trace is rescored when it is replayed (same definitions, same numbers; the one
+        scoring pass then runs twice for that probe).
+        """
         check_storable(trace)  # an unstorable trace must never enter the spool
         if self.depth:
             await self._enqueue(trace, key)
@@ -232,7 +240,7 @@ class SpoolingWriter:
             await self._enqueue(trace, key)
             return WriteResult.SPOOLED
         try:
-            inserted = await self.store.ingest(trace, round=key)
+            inserted = await self.store.ingest(trace, round=key, score=score)
         except StoreUnavailable as e:
             self._failed(e)
             await self._enqueue(trace, key)

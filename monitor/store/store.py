@@ -3,10 +3,13 @@
 Stable API for the daemon, the exporter and reports:
 
 - `await Store.open(url, ...)` / `await store.close()`; `store.engine` for migrations.
-- `await store.ingest(trace, round=None) -> bool`: one probe, one transaction (row + round
-  bookkeeping), idempotent on `probe_id`; False when it was already stored.
+- `await store.ingest(trace, round=None, score=None) -> bool`: one probe, one transaction (row +
+  round bookkeeping), idempotent on `probe_id`; False when it was already stored. `score` is the
+  probe's `ScoreRecord` when the caller already scored it (the daemon): stored as is, not redone.
 - `await store.ingest_many(traces) -> int`: bulk via `COPY`, idempotent; returns rows inserted.
 - `await store.traces(since, until, targets) -> list[Trace]` and `store.iter_traces(...)` (streams).
+- `await store.scored(...) -> ScoredRows`: traces with their stored `ScoreRecord`s (records of an
+  older definitions version are rescored on the way out) and rounds, on a read-only connection.
 - `await store.window_summaries(now) -> list[WindowSummary]` for the exporter's rolling windows.
 - `await store.maintain(now)`: partitions ahead, expired ones dropped (`retention_days`).
 - `await store.recompute()`: re-derive summary columns from stored chunks.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from hashlib import sha256
 from typing import Any, Final
@@ -37,8 +41,8 @@ from monitor.store.ledger import LedgerQueries
 from monitor.store.partitions import MaintenanceResult, day_of, ensure_partitions, maintain
 from monitor.store.recompute import recompute
 from monitor.store.rows import INPUT_COLUMNS, TRACE_COLUMNS, row_values, trace_from_row
-from monitor.store.schema import probes, rounds, targets
-from monitor.store.summary import SUMMARY_COLUMNS, summarize
+from monitor.store.schema import cycles, probes, rounds, targets
+from monitor.store.summary import SUMMARY_COLUMNS, ScoreRecord, score_traces
 from monitor.store.windows import DEFAULT_WINDOWS, WindowSummary, window_summaries
 from monitor.trace import Trace
 
@@ -48,6 +52,25 @@ BATCH: Final = 1000
 ROW_COLUMNS: Final = (*INPUT_COLUMNS, *SUMMARY_COLUMNS)
 Progress = Callable[[int], None]
 """Called with the number of items just processed (drives a progress bar)."""
+
+
+@dataclass(slots=True)
+class ScoredRows:
+    """Stored probes with their score records (aligned) and, where known, their rounds."""
+
+    traces: list[Trace] = field(default_factory=list)
+    scores: list[ScoreRecord] = field(default_factory=list)
+    rounds: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """probe_id → (cycle_id, round_index)."""
+    rescored: int = 0
+    """Rows whose stored scores predate the current definitions (rescored on read)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSpan:
+    rounds_planned: int
+    started_at: datetime
+    finished_at: datetime | None
 
 
 def _missing_partition(exc: IntegrityError) -> bool:
@@ -113,10 +136,14 @@ class Store(LedgerQueries):
 
     # ----------------------------------------------------------------- writes
 
-    def _row_values(self, traces: Sequence[Trace]) -> list[dict[str, Any]]:
+    def _row_values(
+        self, traces: Sequence[Trace], scores: Sequence[ScoreRecord] | None = None
+    ) -> list[dict[str, Any]]:
+        if scores is None:
+            scores = score_traces(traces)
         return [
             row_values(t, s, store_text=self.store_text)
-            for t, s in zip(traces, summarize(traces), strict=True)
+            for t, s in zip(traces, scores, strict=True)
         ]
 
     async def _ensure_days(self, days: Iterable[date]) -> None:
@@ -127,14 +154,21 @@ class Store(LedgerQueries):
             self._days |= missing
 
     @guarded
-    async def ingest(self, trace: Trace, round: RoundKey | None = None) -> bool:
+    async def ingest(
+        self, trace: Trace, round: RoundKey | None = None, score: ScoreRecord | None = None
+    ) -> bool:
         """Store one probe and count it in its round, in one transaction.
 
+        `score`: the trace's record from the one scoring pass, stored as given; None scores it here
+        (a record of an older definitions version is rescored too).
         Returns False (and changes nothing) when a probe with this id and start is already stored.
         Raises `UnstorableTraceError` for a minimal-form trace; database errors propagate.
         """
-        # scoring takes milliseconds of CPU: keep it off the event loop the prober times with
-        (values,) = await asyncio.to_thread(self._row_values, [trace])
+        if score is not None and score.current:
+            (values,) = self._row_values([trace], [score])
+        else:
+            # scoring takes milliseconds of CPU: keep it off the event loop the prober times with
+            (values,) = await asyncio.to_thread(self._row_values, [trace])
         day = day_of(values["started_at"])
         await self._ensure_days([day])
         values["target_config_id"] = (
@@ -273,6 +307,62 @@ class Store(LedgerQueries):
                 result = await conn.stream(query)
                 async for row in result.mappings():
                     yield trace_from_row(row)
+
+    @guarded
+    async def scored(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        targets: Sequence[str] | None = None,
+        *,
+        cycle: int | None = None,
+    ) -> ScoredRows:
+        """Probes (of a cycle, or started in `[since, until)`) with their stored scores.
+
+        Reads on a read-only connection (a report must never write). A row scored under an older
+        `METRIC_DEFINITIONS_VERSION` is rescored here, in one batch, with the current definitions
+        (its row stays as it is: `db recompute` rewrites history).
+        """
+        columns = [probes.c[c] for c in (*TRACE_COLUMNS, *SUMMARY_COLUMNS)]
+        where = _time_filter(since, until, targets)
+        if cycle is not None:
+            where = [probes.c.cycle_id == cycle, *_time_filter(None, None, targets)]
+        query = (
+            select(*columns, probes.c.cycle_id, probes.c.round_index)
+            .where(*where)
+            .order_by(probes.c.started_at, probes.c.probe_id)
+            .execution_options(yield_per=BATCH)
+        )
+        out = ScoredRows()
+        async with self.engine.connect() as plain:
+            conn = await plain.execution_options(postgresql_readonly=True)
+            result = await conn.stream(query)
+            async for row in result.mappings():
+                trace = trace_from_row(row)
+                out.traces.append(trace)
+                out.scores.append(ScoreRecord.from_columns(row))
+                if row["cycle_id"] is not None and row["round_index"] is not None:
+                    out.rounds[trace.probe_id] = (int(row["cycle_id"]), int(row["round_index"]))
+        stale = [i for i, r in enumerate(out.scores) if not r.current]
+        if stale:
+            fresh = await asyncio.to_thread(score_traces, [out.traces[i] for i in stale])
+            for i, record in zip(stale, fresh, strict=True):
+                out.scores[i] = record
+            out.rescored = len(stale)
+        return out
+
+    @guarded
+    async def cycle_span(self, cycle_id: int) -> CycleSpan | None:
+        """A cycle's planned rounds and time span (read-only), None when there is no such cycle."""
+        query = select(cycles.c.rounds_planned, cycles.c.started_at, cycles.c.finished_at).where(
+            cycles.c.id == cycle_id
+        )
+        async with self.engine.connect() as plain:
+            conn = await plain.execution_options(postgresql_readonly=True)
+            found = (await conn.execute(query)).first()
+        if found is None:
+            return None
+        return CycleSpan(int(found.rounds_planned), found.started_at, found.finished_at)
 
     @guarded
     async def count(

@@ -3,7 +3,8 @@
 One query groups the probes of the last 7 days by (target, provider, model, region, workload) and
 window; `percentile_cont` is the same linear interpolation as numpy's default quantile, so these
 numbers equal what `monitor.metrics` computes over the same probes (docs/prometheus-metrics.md,
-"Rolling windows"). Scored values are over `ok` probes only, as in `analyze`.
+"Rolling windows"). Deadline metrics are over scored probes (ok, with an answer), latencies over
+ok probes, as in `analyze`; the latency percentiles are the metric catalogue's windowed metrics.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Final
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from monitor.metrics.catalogue import windowed
 from monitor.metrics.slo import FLUID_MISS_RATE
 from monitor.metrics.units import NS_PER_S
 
@@ -53,29 +55,43 @@ class WindowSummary:
     """Tokens/s, 1 / Q0.99(D*) over ok probes that have a D*."""
     tpot_token_rate: float | None
     """Tokens/s, 1 / mean(TPOT) over ok probes with at least two tokens."""
-    ttft_p50_s: float | None
-    ttft_p90_s: float | None
-    ttft_p99_s: float | None
+    quantiles: Mapping[str, tuple[float | None, ...]]
+    """Exact percentiles (seconds) of each windowed catalogue metric, by its name, at its
+    `window_quantiles` (`monitor.metrics.catalogue.windowed`)."""
+
+
+SCORED = "p.outcome = 'ok' AND p.output_tokens > 0"
+"""The failed-probe rule in SQL: deadline metrics are over scored probes only (rows of an older
+definitions version may still hold a score for an unscored probe; this filter ignores it)."""
+
+
+def _catalogue_percentiles() -> str:
+    parts = []
+    for m in windowed():
+        points = ", ".join(repr(float(q)) for q in m.window_quantiles)
+        parts.append(
+            f"percentile_cont(ARRAY[{points}]) WITHIN GROUP (ORDER BY p.{m.name})"
+            f" FILTER (WHERE p.outcome = 'ok' AND p.{m.name} IS NOT NULL) AS q_{m.name}"
+        )
+    return "".join(f",\n      {part}" for part in parts)
 
 
 _QUERY = text(
-    """
+    f"""
     WITH w(name, span) AS (SELECT * FROM unnest(CAST(:names AS text[]), CAST(:spans AS interval[])))
     SELECT p.target, p.provider, p.model, p.region, p.workload, w.name AS window,
       count(*) AS probes,
       count(*) FILTER (WHERE p.outcome = 'ok') AS ok,
       percentile_cont(0.5) WITHIN GROUP (ORDER BY p.fluidity_index)
-        FILTER (WHERE p.outcome = 'ok') AS fluidity_p50,
+        FILTER (WHERE {SCORED}) AS fluidity_p50,
       percentile_cont(0.01) WITHIN GROUP (ORDER BY p.fluidity_index)
-        FILTER (WHERE p.outcome = 'ok') AS fluidity_p01,
-      avg(p.fluid::int) FILTER (WHERE p.outcome = 'ok') AS fluid_ratio,
+        FILTER (WHERE {SCORED}) AS fluidity_p01,
+      avg(p.fluid::int) FILTER (WHERE {SCORED}) AS fluid_ratio,
       percentile_cont(0.99) WITHIN GROUP (ORDER BY 1.0 - p.fluidity_index)
-        FILTER (WHERE p.outcome = 'ok') AS p99_miss_rate,
+        FILTER (WHERE {SCORED}) AS p99_miss_rate,
       percentile_cont(0.99) WITHIN GROUP (ORDER BY p.min_decode_deadline_ns)
-        FILTER (WHERE p.outcome = 'ok' AND p.min_decode_deadline_ns > 0) AS d_star_p99_ns,
-      avg(p.tpot_ns) FILTER (WHERE p.outcome = 'ok') AS tpot_mean_ns,
-      percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY p.ttft_ns)
-        FILTER (WHERE p.outcome = 'ok' AND p.output_tokens > 0) AS ttft_ns
+        FILTER (WHERE {SCORED} AND p.min_decode_deadline_ns > 0) AS d_star_p99_ns,
+      avg(p.tpot_ns) FILTER (WHERE p.outcome = 'ok') AS tpot_mean_ns{_catalogue_percentiles()}
     FROM probes p JOIN w ON p.started_at >= CAST(:now AS timestamptz) - w.span
     WHERE p.started_at >= CAST(:oldest AS timestamptz) AND p.started_at < CAST(:now AS timestamptz)
     GROUP BY p.target, p.provider, p.model, p.region, p.workload, w.name
@@ -88,8 +104,13 @@ def _inverse(ns: float | None) -> float | None:
     return NS_PER_S / ns if ns else None
 
 
+def _seconds(values: list[float | None] | None, size: int) -> tuple[float | None, ...]:
+    if values is None:
+        return (None,) * size
+    return tuple(None if v is None else v / NS_PER_S for v in values)
+
+
 def _row(r: Mapping[Any, Any]) -> WindowSummary:
-    ttft = r["ttft_ns"] or [None, None, None]
     p99_miss = r["p99_miss_rate"]
     return WindowSummary(
         target=r["target"],
@@ -108,9 +129,7 @@ def _row(r: Mapping[Any, Any]) -> WindowSummary:
         deadline_slo_met=None if p99_miss is None else p99_miss <= FLUID_MISS_RATE,
         fluent_token_rate=_inverse(r["d_star_p99_ns"]),
         tpot_token_rate=_inverse(r["tpot_mean_ns"]),
-        ttft_p50_s=None if ttft[0] is None else ttft[0] / NS_PER_S,
-        ttft_p90_s=None if ttft[1] is None else ttft[1] / NS_PER_S,
-        ttft_p99_s=None if ttft[2] is None else ttft[2] / NS_PER_S,
+        quantiles={m.name: _seconds(r[f"q_{m.name}"], len(m.window_quantiles)) for m in windowed()},
     )
 
 

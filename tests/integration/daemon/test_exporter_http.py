@@ -24,7 +24,7 @@ from monitor.export import (
 )
 from monitor.ledger import RoundStatus
 from monitor.trace import Outcome
-from tests.unit.export.conftest import probe_trace
+from tests.unit.export.conftest import observe, probe_trace
 from tests.unit.export.test_windows import Row
 
 
@@ -38,8 +38,8 @@ async def base_url() -> AsyncIterator[str]:
     registry = CollectorRegistry()
     probes = ProbeMetrics(registry)
     probes.declare("sim-a", "simulator", "sim-fast", "lab", [256])
-    probes.observe(probe_trace([(90, 1), (110, 1), (160, 1), (170, 1)], probe_id="p-ok"))
-    probes.observe(probe_trace([(90, 1)], probe_id="p-bad", outcome=Outcome.TIMEOUT))
+    observe(probes, probe_trace([(90, 1), (110, 1), (160, 1), (170, 1)], probe_id="p-ok"))
+    observe(probes, probe_trace([(90, 1)], probe_id="p-bad", outcome=Outcome.TIMEOUT))
     probes.skipped("sim-a", "simulator", "sim-fast", "lab", 256)
     DaemonMetrics(registry, version="0.1.0", region="lab").round_done(1, RoundStatus.COMPLETED)
     settings = Settings(

@@ -168,7 +168,7 @@ async def test_store_query_filters_targets_and_labels_rounds(
     store: Store, cycle: tuple[int, dict[str, Any]]
 ) -> None:
     cycle_id, _ = cycle
-    loaded = await load_store(store.engine, cycle=cycle_id, targets=["stally"])
+    loaded = await load_store(store, cycle=cycle_id, targets=["stally"])
     assert {t.target for t in loaded.traces} == {"stally"}
     assert len(loaded.traces) == ROUNDS * len(PROMPTS)
     assert loaded.rounds_planned == ROUNDS

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from monitor.export.probes import ProbeMetrics
+from monitor.metrics.score import score_traces
 from monitor.trace import Chunk, Deadlines, Outcome, Trace
 
 MS = 1_000_000
@@ -35,3 +37,9 @@ def probe_trace(
         usage=None if usage_completion is None else {"completion_tokens": usage_completion},
         deadlines=Deadlines(prefill_s=prefill_s, decode_s=(decode_s, 0.05)),
     )
+
+
+def observe(metrics: ProbeMetrics, trace: Trace) -> None:
+    """What the daemon does per probe: score once, observe that record."""
+    (record,) = score_traces([trace])
+    metrics.observe(trace, record)

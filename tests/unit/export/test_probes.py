@@ -8,7 +8,7 @@ from prometheus_client.openmetrics.exposition import generate_latest
 
 from monitor.export.probes import ProbeMetrics
 from monitor.trace import Outcome
-from tests.unit.export.conftest import probe_trace
+from tests.unit.export.conftest import observe, probe_trace
 
 LABELS = {
     "target": "sim-a",
@@ -39,13 +39,15 @@ def test_ok_probe_fills_every_family(registry: CollectorRegistry, metrics: Probe
     # 90 <= 100 met (slack 10); 20 <= 35 met (slack 15); 50 > 40 missed; 10 <= 25 met
     # -> fluidity 3/4 = 0.75
     trace = probe_trace([(90, 1), (110, 1), (160, 1), (170, 1)], prefill_s=0.1, decode_s=0.025)
-    metrics.observe(trace)
+    observe(metrics, trace)
     assert value(registry, "etalon_probes_total", outcome="ok") == 1
     assert value(registry, "etalon_output_tokens_total") == 4
     # TTFT 0.09 s: first bucket >= 0.09 is 0.1
     assert value(registry, "etalon_time_to_first_token_seconds_bucket", le="0.05") == 0
     assert value(registry, "etalon_time_to_first_token_seconds_bucket", le="0.1") == 1
     assert value(registry, "etalon_time_to_first_token_seconds_sum") == pytest.approx(0.09)
+    # no reasoning: the first answer token is the first token
+    assert value(registry, "etalon_time_to_first_answer_token_seconds_sum") == pytest.approx(0.09)
     # E2E 0.17 s
     assert value(registry, "etalon_end_to_end_seconds_sum") == pytest.approx(0.17)
     # TPOT (170 - 90) / (4 - 1) = 26.667 ms -> bucket 0.03
@@ -77,7 +79,7 @@ def test_a_probe_at_exactly_point_nine_is_fluid(
     # a gap of 50 > 25 + 10: 1 + (50 - 10 - 25) // 25 = 1 missed, then 2 gaps of 25 (met).
     # met 9, missed 1: fluidity 9 / 10 = 0.9 exactly.
     times = [90, 115, 140, 165, 190, 215, 240, 290, 315, 340]
-    metrics.observe(probe_trace([(t, 1) for t in times], prefill_s=0.1, decode_s=0.025))
+    observe(metrics, probe_trace([(t, 1) for t in times], prefill_s=0.1, decode_s=0.025))
     assert value(registry, "etalon_fluidity_index_sum") == pytest.approx(0.9)
     assert value(registry, "etalon_fluidity_index_bucket", le="0.9") == 1  # the bucket can't tell
     assert value(registry, "etalon_nonfluid_probes_total") == 0
@@ -87,7 +89,7 @@ def test_tokens_inside_a_chunk_add_zero_tbt_values(
     registry: CollectorRegistry, metrics: ProbeMetrics
 ) -> None:
     # chunks (200 ms, 1), (220, 1), (260, 2), (270, 1): gaps 20, 40, 10 plus one zero = 4 values
-    metrics.observe(probe_trace([(200, 1), (220, 1), (260, 2), (270, 1)], prefill_s=0.3))
+    observe(metrics, probe_trace([(200, 1), (220, 1), (260, 2), (270, 1)], prefill_s=0.3))
     assert value(registry, "etalon_time_between_tokens_seconds_count") == 4
     assert value(registry, "etalon_time_between_tokens_seconds_bucket", le="0.001") == 1
     assert value(registry, "etalon_time_between_tokens_seconds_sum") == pytest.approx(0.07)
@@ -99,7 +101,7 @@ def test_failed_probe_is_counted_not_scored(
     registry: CollectorRegistry, metrics: ProbeMetrics
 ) -> None:
     trace = probe_trace([(90, 1), (110, 1)], outcome=Outcome.TRUNCATED)
-    metrics.observe(trace)
+    observe(metrics, trace)
     assert value(registry, "etalon_probes_total", outcome="truncated") == 1
     assert value(registry, "etalon_output_tokens_total") == 2  # received, even if cut short
     assert value(registry, "etalon_last_probe_success") == 0
@@ -107,11 +109,50 @@ def test_failed_probe_is_counted_not_scored(
     assert value(registry, "etalon_fluidity_index_count") is None
 
 
+@pytest.mark.parametrize("outcome", [Outcome.RATE_LIMITED, Outcome.TIMEOUT])
+def test_failed_probe_is_never_fluid_even_on_declared_series(
+    registry: CollectorRegistry, metrics: ProbeMetrics, outcome: Outcome
+) -> None:
+    """Regression: a 429 with no tokens was stored as fluid (index 1). On /metrics it must reach
+    neither the fluidity histogram nor the non-fluid counter (a ratio of them stays among ok)."""
+    metrics.declare("sim-a", "simulator", "sim-fast", "lab", [256])
+    observe(metrics, probe_trace([], outcome=outcome))
+    observe(metrics, probe_trace([(90, 1), (110, 1)], outcome=outcome, probe_id="p2"))
+    assert value(registry, "etalon_probes_total", outcome=outcome.value) == 2
+    assert value(registry, "etalon_fluidity_index_count") == 0
+    assert value(registry, "etalon_fluidity_index_bucket", le="1.0") == 0
+    assert value(registry, "etalon_nonfluid_probes_total") == 0
+    assert value(registry, "etalon_time_to_first_token_seconds_count") == 0
+
+
+def test_declare_creates_every_ratio_series_at_zero(
+    registry: CollectorRegistry, metrics: ProbeMetrics
+) -> None:
+    """Both sides of every ratio exist from the start, so `increase()` sees the first probe."""
+    metrics.declare("sim-a", "simulator", "sim-fast", "lab", [256])
+    for name in (
+        "etalon_nonfluid_probes_total",
+        "etalon_fluidity_index_count",
+        "etalon_time_to_first_token_seconds_count",
+        "etalon_time_to_first_answer_token_seconds_count",
+        "etalon_time_per_output_token_seconds_count",
+        "etalon_end_to_end_seconds_count",
+        "etalon_min_decode_deadline_seconds_count",
+        "etalon_inter_chunk_latency_seconds_count",
+        "etalon_time_between_tokens_seconds_count",
+        "etalon_token_count_mismatch_total",
+    ):
+        assert value(registry, name) == 0, name
+    assert value(registry, "etalon_fluidity_index_bucket", le="0.9") == 0
+    # gauges are not declared: a zero "last probe" time would read as a stale target
+    assert value(registry, "etalon_last_probe_timestamp_seconds") is None
+
+
 def test_usage_disagreeing_with_counted_tokens_is_counted(
     registry: CollectorRegistry, metrics: ProbeMetrics
 ) -> None:
-    metrics.observe(probe_trace([(90, 1), (110, 1)], usage_completion=3))
-    metrics.observe(probe_trace([(90, 1), (110, 1)], usage_completion=2, probe_id="p2"))
+    observe(metrics, probe_trace([(90, 1), (110, 1)], usage_completion=3))
+    observe(metrics, probe_trace([(90, 1), (110, 1)], usage_completion=2, probe_id="p2"))
     assert value(registry, "etalon_token_count_mismatch_total") == 1
 
 
@@ -139,7 +180,7 @@ def test_skipped_probes_count_as_outcome_skipped(
 
 
 def test_exemplar_carries_the_probe_id(registry: CollectorRegistry, metrics: ProbeMetrics) -> None:
-    metrics.observe(probe_trace([(90, 1), (110, 1)], probe_id="abc123"))
+    observe(metrics, probe_trace([(90, 1), (110, 1)], probe_id="abc123"))
     text = generate_latest(registry).decode()
     ttft_line = next(
         line

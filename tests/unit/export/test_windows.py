@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from prometheus_client import CollectorRegistry
 
@@ -25,9 +26,9 @@ class Row:
     deadline_slo_met: bool | None = False
     fluent_token_rate: float | None = 31.25
     tpot_token_rate: float | None = 50.0
-    ttft_p50_s: float | None = 0.2
-    ttft_p90_s: float | None = 0.35
-    ttft_p99_s: float | None = 0.4
+    quantiles: Mapping[str, tuple[float | None, ...]] = field(
+        default_factory=lambda: {"ttft_ns": (0.2, 0.35, 0.4), "ttfat_ns": (0.3, 0.45, 0.5)}
+    )
 
 
 LABELS = {
@@ -64,6 +65,8 @@ def test_snapshot_values_are_exported_exactly() -> None:
     # quantile 0.99 is the paper's P99: the 1st percentile of the index
     assert get("etalon_window_fluidity_index", {**LABELS, "quantile": "0.99"}) == 0.6
     assert get("etalon_window_time_to_first_token_seconds", {**LABELS, "quantile": "0.9"}) == 0.35
+    answer = "etalon_window_time_to_first_answer_token_seconds"
+    assert get(answer, {**LABELS, "quantile": "0.99"}) == 0.5
     assert get("etalon_window_snapshot_timestamp_seconds") == 1795000000.0
 
 
@@ -74,7 +77,7 @@ def test_missing_values_are_left_out() -> None:
         fluidity_p50=None,
         fluid_ratio=None,
         deadline_slo_met=None,
-        ttft_p50_s=None,
+        quantiles={"ttft_ns": (None, 0.35, 0.4)},
     )
     registry.register(WindowCollector(Holder(WindowSnapshot(1.0, (row,)))))
     get = registry.get_sample_value
@@ -83,6 +86,14 @@ def test_missing_values_are_left_out() -> None:
     assert get("etalon_window_deadline_slo_met", LABELS) is None
     assert get("etalon_window_fluidity_index", {**LABELS, "quantile": "0.5"}) is None
     assert get("etalon_window_fluidity_index", {**LABELS, "quantile": "0.99"}) == 0.6
+    ttft = "etalon_window_time_to_first_token_seconds"
+    assert get(ttft, {**LABELS, "quantile": "0.5"}) is None
+    assert get(ttft, {**LABELS, "quantile": "0.9"}) == 0.35
+    # a metric the row has no percentiles for is left out too
+    assert (
+        get("etalon_window_time_to_first_answer_token_seconds", {**LABELS, "quantile": "0.5"})
+        is None
+    )
 
 
 def test_dropped_target_disappears_on_next_scrape() -> None:
