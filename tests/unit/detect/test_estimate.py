@@ -1,0 +1,37 @@
+"""Before/after estimates: medians with order-statistic intervals, Wilson, clipped means."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.detect.estimate import effect, mean_interval, median_interval, wilson
+from monitor.detect.series import Scale
+
+
+def test_median_interval_nine_values() -> None:
+    # n=9: j = floor(4.5 - 0.98·3) = 1, k = ceil(4.5 + 2.94) = 8 → 1st and 8th smallest
+    e = median_interval([9, 1, 8, 2, 7, 3, 6, 4, 5])
+    assert (e.value, e.low, e.high, e.n) == (5.0, 1.0, 8.0, 9)
+
+
+def test_wilson_one_in_ten() -> None:
+    # p = 0.1, z² = 3.8415: centre = (0.1 + 0.19207)/1.38415 = 0.21101,
+    # half = 1.96·√(0.009 + 0.0096037)/1.38415 = 0.19310 → [0.0179, 0.4041]
+    e = wilson(1, 10)
+    assert e.value == 0.1
+    assert e.low == pytest.approx(0.0179, abs=1e-4)
+    assert e.high == pytest.approx(0.4041, abs=1e-4)
+
+
+def test_binary_means_use_wilson_and_others_clip() -> None:
+    assert mean_interval([0, 0, 0, 1]) == wilson(1, 4)
+    e = mean_interval([1.0, 1.0, 0.5, 1.0])
+    assert e.value == 0.875
+    assert e.high == 1.0  # 0.875 + 1.96·0.25/2 = 1.12 clipped
+
+
+def test_effect_is_relative_for_ratios_and_absolute_for_shares() -> None:
+    b, a = median_interval([10, 10, 10]), median_interval([13, 13, 13])
+    assert effect(b, a, Scale.RATIO) == pytest.approx(0.3)
+    b, a = mean_interval([0.9, 1.0]), mean_interval([0.5, 0.6])
+    assert effect(b, a, Scale.SHARE) == pytest.approx(-0.4)
