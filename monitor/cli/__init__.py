@@ -4,6 +4,7 @@ Sub-commands live one per module and register themselves on `app` when imported 
 """
 
 from monitor.cli import analyze as _analyze  # noqa: F401  (registers the command)
+from monitor.cli import changes as _changes  # noqa: F401  (registers the command)
 from monitor.cli import config_check as _config_check  # noqa: F401  (registers the command)
 from monitor.cli import db as _db  # noqa: F401  (registers the command)
 from monitor.cli import probe as _probe  # noqa: F401  (registers the command)
