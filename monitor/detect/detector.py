@@ -20,7 +20,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from monitor.detect.estimate import Estimate, effect, estimate
+from monitor.detect.estimate import Estimate, effect, estimate, locate
 from monitor.detect.rank_cpm import CpmParams, change_test
 from monitor.detect.series import Scale, WatchedMetric
 
@@ -89,8 +89,9 @@ def step(
     result = change_test(window, params)
     if result is None or result.p_value > params.alpha:
         return None
-    before = estimate(window[: result.split].tolist(), metric.scale)
-    after = estimate(window[result.split :].tolist(), metric.scale)
+    split = locate(window.tolist(), params.min_before, params.min_after, metric.scale)
+    before = estimate(window[:split].tolist(), metric.scale)
+    after = estimate(window[split:].tolist(), metric.scale)
     size = effect(before, after, metric.scale)
     floor = (
         settings.min_relative_change if metric.scale is Scale.RATIO else settings.min_share_change
@@ -101,7 +102,7 @@ def step(
     return Finding(
         metric=metric.name,
         direction=Direction.WORSE if worse else Direction.BETTER,
-        split=result.split + len(values) - len(window),
+        split=split + len(values) - len(window),
         before=before,
         after=after,
         effect=size,

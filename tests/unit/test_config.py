@@ -54,9 +54,7 @@ BAD = {
         "database.url: must be a postgresql:// or postgresql+psycopg:// URL"
     ),
     "model-not-a-string.yaml": "targets.x.model: Input should be a valid string",
-    "change-window-too-small.yaml": (
-        "changes: min_before + min_after must not exceed window"
-    ),
+    "change-window-too-small.yaml": ("changes: min_before + min_after must not exceed window"),
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.detect.estimate import effect, mean_interval, median_interval, wilson
+from monitor.detect.estimate import effect, locate, mean_interval, median_interval, wilson
 from monitor.detect.series import Scale
 
 
@@ -35,3 +35,16 @@ def test_effect_is_relative_for_ratios_and_absolute_for_shares() -> None:
     assert effect(b, a, Scale.RATIO) == pytest.approx(0.3)
     b, a = mean_interval([0.9, 1.0]), mean_interval([0.5, 0.6])
     assert effect(b, a, Scale.SHARE) == pytest.approx(-0.4)
+
+
+def test_locate_prefers_where_the_level_moved() -> None:
+    # [1,1,1,5,5]: split 3 costs 0; split 2 leaves [1,5,5] with median 5: cost |1-5| = 4
+    assert locate([1, 1, 1, 5, 5], 1, 1, Scale.SHARE) == 3
+
+
+def test_locate_is_not_drawn_to_balanced_splits() -> None:
+    """Regression: the rank statistic put a 43 % TPOT step 6 probes early, because the 6 values
+    before it were the highest of the steady ones (and 12/24 beats 6/30 on ranks)."""
+    steady = [19.6, 19.8, 19.7, 19.9, 19.5, 19.6, 19.8, 19.9, 19.7, 19.6] * 3
+    before = [*steady[:24], 20.9, 20.5, 20.4, 20.4, 20.3, 20.3]
+    assert locate([*before, 28.4, 28.0, 28.2, 28.2, 29.0, 29.0], 8, 4, Scale.RATIO) == 30
