@@ -25,7 +25,7 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +36,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import make_url
 
 from monitor.config import Settings
+from monitor.detect.watch import ChangeWatcher, settings_from
 from monitor.export import (
     DaemonMetrics,
     ProbeMetrics,
@@ -45,6 +46,7 @@ from monitor.export import (
     WindowSnapshot,
     make_app,
 )
+from monitor.export.changes import ChangeCollector, Tally
 from monitor.probe.client import Prober
 from monitor.probe.gcpolicy import settle_heap
 from monitor.probe.looplag import LoopLagMonitor
@@ -175,11 +177,16 @@ class Daemon:
         """(target, region) pairs this daemon exports windows for (others' regions share the DB)."""
         self.registry.register(TargetCollector(settings, interval_s(settings.schedule, wall())))
         self.registry.register(WindowCollector(self.snapshot))
+        self._changes: ChangeWatcher | None = None
+        self.registry.register(ChangeCollector(self._change_tallies))
 
     # ----------------------------------------------------------------- helpers
 
     def snapshot(self) -> WindowSnapshot:
         return self._snapshot
+
+    def _change_tallies(self) -> Sequence[Tally]:
+        return () if self._changes is None else self._changes.snapshot().tallies
 
     def readiness(self) -> Readiness:
         checks = {"database": self._db_state, "scheduler": self._role}
@@ -245,6 +252,11 @@ class Daemon:
                         name="loop-lag",
                     ),
                 ]
+                if self.settings.changes.enabled:  # change detection after each stored probe
+                    self._changes = ChangeWatcher(
+                        store.engine, settings_from(self.settings.changes), self._wall
+                    )
+                    background.append(asyncio.create_task(self._changes.run(), name="changes"))
                 try:
                     await self._lead(store, ledger, writer, prober, tokenizer)
                 finally:
@@ -472,6 +484,8 @@ class Daemon:
             ref = RoundRef(job.round.cycle_id, job.round.round_index, job.target_name)
             await writer.write(trace, ref)
             self.daemon_metrics.spool_depth.set(writer.depth)
+            if self._changes is not None:
+                self._changes.notify(trace.target, trace.requested_prompt_tokens)
 
         return on_trace
 
