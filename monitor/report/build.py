@@ -16,6 +16,7 @@ from monitor.config import Target
 from monitor.report import compare, cost, cycle, distributions, methodology, stalls
 from monitor.report.model import (
     FORMAT,
+    ChangeEntry,
     ErrorCount,
     Methodology,
     Percentiles,
@@ -42,6 +43,8 @@ class ReportInputs:
     rounds_planned: int | None = None
     seed: int = 0
     resamples: int = compare.RESAMPLES
+    changes: Sequence[ChangeEntry] = ()
+    """Change points in the window (from the store, or found in the traces)."""
 
 
 def _distinct(values: Sequence[str]) -> tuple[str, ...]:
@@ -130,4 +133,5 @@ def build_report(inputs: ReportInputs) -> Report:
             bootstrap_resamples=inputs.resamples,
             bootstrap_seed=inputs.seed,
         ),
+        changes=tuple(inputs.changes),
     )

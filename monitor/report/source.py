@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor import trace as trace_codec
+from monitor.report.model import ChangeEntry
 from monitor.store.rows import TRACE_COLUMNS, trace_from_row
 from monitor.store.schema import cycles, probes
 from monitor.trace import Trace, TraceFormatError
@@ -36,6 +37,7 @@ class Loaded:
     round_of: dict[str, str] = field(default_factory=dict)
     rounds_planned: int | None = None
     skipped: list[TraceFormatError] = field(default_factory=list)
+    changes: tuple[ChangeEntry, ...] = ()
 
 
 def select_traces(

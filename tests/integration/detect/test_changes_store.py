@@ -17,8 +17,8 @@ from monitor.detect import DetectorSettings
 from monitor.detect.watch import check_series, recompute
 from monitor.store import Store
 from monitor.store.changes import ChangePoint, SeriesKey, list_changes
+from tests.change_series import PROBES, STEP_AT, both
 from tests.factories import T0
-from tests.integration.detect.series_data import PROBES, STEP_AT, both
 
 NOW = datetime(2026, 11, 29, tzinfo=UTC)
 runner = CliRunner()
@@ -95,3 +95,29 @@ def test_changes_on_a_database_imported_from_traces(
     table = runner.invoke(app, ["changes", "--target", "drifting"])
     assert table.exit_code == 0
     assert "d_star" in table.stdout and "worse" in table.stdout
+
+
+def test_sla_report_from_the_database_lists_the_stored_changes(
+    tmp_path: Path, store: Store, cli_env: None
+) -> None:
+    path = tmp_path / "traces.jsonl"
+    path.write_text("".join(trace_codec.encode(t) + "\n" for t in both()), encoding="utf-8")
+    assert runner.invoke(app, ["import", str(path)]).exit_code == 0
+    stored = json.loads(runner.invoke(app, ["changes", "--recompute", "--json"]).stdout)
+    since = T0.isoformat().replace("+00:00", "Z")
+    until = (T0 + timedelta(hours=PROBES)).isoformat().replace("+00:00", "Z")
+    done = runner.invoke(
+        app,
+        ["report", "--since", since, "--until", until, "--format", "json", "--out", "-"],
+    )
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)
+    assert [(c["target"], c["metric"], c["at"]) for c in report["changes"]] == [
+        (c["target"], c["metric"], c["at"]) for c in stored
+    ]
+    # a window that ends before the step holds none of them
+    early = (T0 + timedelta(hours=STEP_AT - 3)).isoformat().replace("+00:00", "Z")
+    done = runner.invoke(
+        app, ["report", "--since", since, "--until", early, "--format", "json", "--out", "-"]
+    )
+    assert json.loads(done.stdout)["changes"] == []
