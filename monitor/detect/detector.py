@@ -1,10 +1,17 @@
 """Change detection over one series: the per-probe step the daemon runs, and the scan over history.
 
 A series is the values of one watched metric for one (target, workload), oldest first. The
-detector keeps no state of its own: the "segment" is every value since the last change found (at
-most `window` of the newest), so the daemon can rebuild it from the database after a restart and
-`changes --recompute` finds exactly what the daemon found live (`scan` is `step` applied probe by
-probe, restarting the segment at each change found).
+detector keeps no state of its own: the "segment" is every value after the probe that revealed
+the last change (at most `window` of the newest), so the daemon can rebuild it from the database
+after a restart and `changes --recompute` finds exactly what the daemon found live (`scan` is
+`step` applied probe by probe, restarting the segment after each change found).
+
+Why restart after the detecting probe and not at the change itself: the values just after a
+declared change were picked *because* they ranked apart from the rest; a segment starting with
+them is not a fresh, exchangeable sample, and after a false alarm it would invite a second one in
+the other direction (measured: false alarms came in pairs on stall-heavy series). Only probes
+that arrive after the decision keep the permutation test's guarantee. The price: after a change,
+the next one can be found only `min_before + min_after` probes later.
 
 A change is declared when the rank test (`rank_cpm`) is significant at the per-probe false-alarm
 budget AND the shift is large enough to matter to an SLA review (`min_relative_change` for times,
@@ -133,7 +140,6 @@ def scan(
         lo = max(start, t + 1 - settings.window)
         found = step(values[lo : t + 1], metric, settings)
         if found is not None:
-            at = lo + found.split
-            out.append(Located(found, at, t))
-            start = at
+            out.append(Located(found, lo + found.split, t))
+            start = t + 1
     return out

@@ -4,8 +4,9 @@ Both read the watched values back from the `probes` summary columns (never from 
 flight), so the daemon's stamping path pays nothing: it only calls `ChangeWatcher.notify` after a
 probe is written, and a background task does the rest (a query, a few milliseconds of numpy in a
 worker thread, an insert). The current segment of each (target, workload, metric) is every probe
-since that metric's last stored change, so a restarted daemon carries on where it stopped, and a
-recompute over the same probes finds the same changes (`changes_in` is `detector.scan`).
+after the probe that revealed that metric's last stored change, so a restarted daemon carries on
+where it stopped, and a recompute over the same probes finds the same changes (`changes_in` is
+`detector.scan`).
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def newest_changes(
     out: list[ChangePoint] = []
     for metric in WATCHED:
         start = segment_starts.get(metric.name)
-        segment = rows if start is None else [r for r in rows if r["started_at"] >= start]
+        segment = rows if start is None else [r for r in rows if r["started_at"] > start]
         times, values = values_of(segment, metric)
         times, values = times[-settings.window :], values[-settings.window :]
         found = step(values, metric, settings)

@@ -104,9 +104,10 @@ async def iter_series(
 
 
 async def last_change_times(engine: AsyncEngine, key: SeriesKey) -> dict[str, datetime]:
-    """metric → `at` of the series' newest change point (where its current segment starts)."""
+    """metric → `detected_at` of the series' newest change point (its current segment holds the
+    probes started after it)."""
     query = (
-        select(change_points.c.metric, func.max(change_points.c.at))
+        select(change_points.c.metric, func.max(change_points.c.detected_at))
         .where(change_points.c.target == key.target, change_points.c.workload == key.workload)
         .group_by(change_points.c.metric)
     )
