@@ -304,7 +304,7 @@ class ChangeDetection(_Model):
     """Change detection on per-probe series (docs/change-detection.md); defaults need no tuning."""
 
     enabled: bool = True
-    false_alarms_per_1000: float = Field(default=1.0, gt=0, le=50)
+    false_alarms_per_1000: float = Field(default=0.5, gt=0, le=50)
     """Expected false alarms per 1,000 steady probes, per watched metric and series."""
     window: int = Field(default=48, ge=16, le=500)
     """Newest probes of a series the test compares (since its last change)."""

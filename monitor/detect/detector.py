@@ -43,7 +43,7 @@ class Direction(StrEnum):
 class DetectorSettings:
     """The detector's knobs (config `changes:` holds the same names)."""
 
-    false_alarms_per_1000: float = 1.0
+    false_alarms_per_1000: float = 0.5
     """Expected false alarms per 1,000 steady probes, per metric (the per-probe alpha x 1000)."""
     window: int = 48
     """Newest values of the current segment the test looks at."""
