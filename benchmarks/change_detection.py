@@ -1,7 +1,7 @@
 """Change detection on labelled series: detection delay against shift size, and false alarms.
 
     .venv/bin/python benchmarks/change_detection.py [--steady-series 20] [--steady-length 500]
-        [--step-series 30] [--seed 1]
+        [--step-series 30] [--seed 1] [--budget 0.5]
 
 Series are probe histories of one (target, workload), scored exactly as the daemon stores them
 (`monitor.store.summary.summarize`) and tested with the detector's defaults (`changes:` config
@@ -188,8 +188,14 @@ def main() -> None:
     parser.add_argument("--steady-length", type=int, default=500)
     parser.add_argument("--step-series", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=DetectorSettings().false_alarms_per_1000,
+        help="false alarms per 1,000 probes (default: the detector's)",
+    )
     args = parser.parse_args()
-    settings = DetectorSettings()
+    settings = DetectorSettings(false_alarms_per_1000=args.budget)
     started = time.perf_counter()
     srcs = sources()
 
