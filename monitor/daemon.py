@@ -3,8 +3,10 @@
 The only module that knows every package. Flow: the scheduler (when leader) hands each probe job to
 the prober; a finished trace updates the exporter's per-probe series and goes to the store through
 the spooling writer (a database outage fills the local spool instead of losing probes); a task
-rebuilds the rolling-window snapshot from the store every `exporter.refresh_s`. A second daemon on
-the same database waits on the region's advisory lock as a hot standby.
+rebuilds the rolling-window snapshot from the store every `exporter.refresh_s`; after each write the
+change watcher (`monitor.detect.watch`) re-tests that probe's series in the background, from the
+stored values. A second daemon on the same database waits on the region's advisory lock as a hot
+standby.
 
 A leader that loses only its database keeps leading in a logged "degraded" state: rounds keep
 their schedule, probes go to the spool, round bookkeeping to a journal in the data directory
