@@ -9,7 +9,9 @@ of `degrading` whose change time is not before the first slowed probe and which 
 
 from __future__ import annotations
 
+import shutil
 import signal
+import subprocess
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -26,10 +28,12 @@ from tests.e2e.conftest import daemon_process, eventually, write_config
 STEADY_PROBES = 16
 AFTER_PROBES = 12
 ROUNDS = STEADY_PROBES + AFTER_PROBES
-# 50 ms TTFT and 10 ms per token: slow enough that a loaded test machine's scheduling noise is
-# small beside them; the slowdown doubles the time per token (fluent rate -50 %).
-VENDOR = Profile("e2e-vendor", ttft_s=(0.05, 0.0, 0.0), decode_tps=100.0, jitter=0.2)
-SLOWED = VENDOR.with_(name="e2e-slowed", decode_tps=50.0)
+# 100 ms TTFT and 25 ms per token: slow enough that a loaded test machine's scheduling noise
+# (a millisecond or two) is small beside them, fast enough that a probe (12 tokens) ends well
+# within the 1 s round. The slowdown doubles the time per token (fluent rate -50 %).
+VENDOR = Profile("e2e-vendor", ttft_s=(0.1, 0.0, 0.0), decode_tps=40.0, jitter=0.2)
+SLOWED = VENDOR.with_(name="e2e-slowed", decode_tps=20.0)
+TOKENS = 12
 
 
 @pytest.fixture
@@ -68,7 +72,7 @@ async def test_worse_change_found_after_the_slowdown_and_none_for_the_steady_ven
     )
     settings = yaml.safe_load(config.read_text())
     for target in settings["targets"].values():  # one prompt length: one probe per round
-        target["workloads"] = {"prompt_tokens": [16], "max_tokens": 16}
+        target["workloads"] = {"prompt_tokens": [16], "max_tokens": TOKENS}
     config.write_text(yaml.safe_dump(settings))
     completed = {"region": "lab", "status": "completed"}
     async with daemon_process("--config", str(config)) as daemon:
@@ -93,6 +97,14 @@ async def test_worse_change_found_after_the_slowdown_and_none_for_the_steady_ven
             return (await daemon.sample("etalon_change_points_total", labels) or 0) >= 1
 
         await eventually(change_exported, timeout=15)
+        lint = subprocess.run(
+            [shutil.which("promtool") or "promtool", "check", "metrics"],
+            input=await daemon.scrape(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert lint.returncode == 0, lint.stdout + lint.stderr
         store = await Store.open(fresh_database_url, pool_size=1)
         try:
             found = await list_changes(store.engine)
@@ -112,4 +124,4 @@ async def test_worse_change_found_after_the_slowdown_and_none_for_the_steady_ven
         assert c.detected_at <= last_allowed, summary  # within 12 probes of it
     assert {"tpot", "d_star"} <= {c.metric for c in mine}, summary
     tpot = next(c for c in mine if c.metric == "tpot")
-    assert tpot.after / tpot.before > 1.5  # 10 ms → 20 ms per token, ±20 % jitter
+    assert tpot.after / tpot.before > 1.5  # 25 ms → 50 ms per token, ±20 % jitter
