@@ -486,10 +486,10 @@ def _changes(changes: Sequence[ChangeEntry]) -> Markup:
             table(headers, rows),
             tag(
                 "p",
-                "Shifts in per-probe series found by a rank change-point test at a false-alarm "
-                "budget of 0.5 per 1,000 probes per metric (by default): medians (D*, TTFT share of its "
-                "deadline, TPOT) or means (fluidity, failure rate) before and after, with 95 % "
-                "intervals. 'from' is the first probe after the change.",
+                "Shifts in per-probe series found by a rank change-point test (by default at a "
+                "false-alarm budget of 0.5 per 1,000 probes per metric): medians (D*, TTFT share "
+                "of its deadline, TPOT) or means (fluidity, failure rate) before and after, with "
+                "95 % intervals. 'from' is the first probe after the change.",
                 class_="muted",
             ),
         ]
