@@ -30,9 +30,7 @@ def upgrade() -> None:
             nullable=False,
             comment="requested prompt length; 0 unknown",
         ),
-        sa.Column(
-            "metric", sa.Text(), nullable=False, comment="a name from monitor.detect.series"
-        ),
+        sa.Column("metric", sa.Text(), nullable=False, comment="a name from monitor.detect.series"),
         sa.Column("direction", sa.Text(), nullable=False, comment="worse | better"),
         sa.Column(
             "at",
