@@ -452,6 +452,28 @@ class Exporter(_Model):
         return int(self.listen.rpartition(":")[2])
 
 
+class ChangeDetection(_Model):
+    """Change detection on per-probe series (docs/change-detection.md); defaults need no tuning."""
+
+    enabled: bool = True
+    false_alarms_per_1000: float = Field(default=0.5, gt=0, le=50)
+    """Expected false alarms per 1,000 steady probes, per watched metric and series."""
+    window: int = Field(default=48, ge=16, le=500)
+    """Newest probes of a series the test compares (since its last change)."""
+    min_before: int = Field(default=8, ge=4)
+    min_after: int = Field(default=4, ge=2)
+    min_relative_change: float = Field(default=0.10, ge=0)
+    """Smallest relative shift of a time's median that is reported (0.1 = 10 %)."""
+    min_share_change: float = Field(default=0.05, ge=0, le=1)
+    """Smallest shift of a share's mean (fluidity, failure rate) that is reported."""
+
+    @model_validator(mode="after")
+    def _fits(self) -> ChangeDetection:
+        if self.min_before + self.min_after > self.window:
+            raise ValueError("min_before + min_after must not exceed window")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -466,6 +488,7 @@ class Settings(BaseSettings):
     database: Database = Field(default_factory=Database)
     exporter: Exporter = Field(default_factory=Exporter)
     schedule: Schedule = Field(default_factory=Schedule)
+    changes: ChangeDetection = Field(default_factory=ChangeDetection)
     targets: dict[str, Target] = Field(default_factory=dict)
 
     @field_validator("targets")

@@ -4,8 +4,10 @@ The only module that knows every package. Flow: the scheduler (when leader) hand
 the prober; a finished trace is scored once (`monitor.metrics.score`, in a worker thread), and
 that one `ScoreRecord` updates the exporter's per-probe series and goes with the trace to the store
 through the spooling writer (a database outage fills the local spool instead of losing probes);
-a task rebuilds the rolling-window snapshot from the store every `exporter.refresh_s`. A second
-daemon on the same database waits on the region's advisory lock as a hot standby.
+a task rebuilds the rolling-window snapshot from the store every `exporter.refresh_s`; after each
+write the change watcher (`monitor.detect.watch`) re-tests that probe's series in the background,
+from the stored values. A second daemon on the same database waits on the region's advisory lock
+as a hot standby.
 
 A leader that loses only its database keeps leading in a logged "degraded" state: rounds keep
 their schedule, probes go to the spool, round bookkeeping to a journal in the data directory
@@ -26,7 +28,7 @@ import logging
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +40,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import make_url
 
 from monitor.config import Settings
+from monitor.detect.watch import ChangeWatcher, settings_from
 from monitor.durable import LogWriteError
 from monitor.export import (
     DaemonMetrics,
@@ -48,6 +51,7 @@ from monitor.export import (
     WindowSnapshot,
     make_app,
 )
+from monitor.export.changes import ChangeCollector, Tally
 from monitor.metrics.score import score_traces
 from monitor.probe.client import Prober
 from monitor.probe.gcpolicy import settle_heap
@@ -158,11 +162,16 @@ class Daemon:
         """(target, region) pairs this daemon exports windows for (others' regions share the DB)."""
         self.registry.register(TargetCollector(settings, interval_s(settings.schedule, wall())))
         self.registry.register(WindowCollector(self.snapshot))
+        self._changes: ChangeWatcher | None = None
+        self.registry.register(ChangeCollector(self._change_tallies))
 
     # ----------------------------------------------------------------- helpers
 
     def snapshot(self) -> WindowSnapshot:
         return self._snapshot
+
+    def _change_tallies(self) -> Sequence[Tally]:
+        return () if self._changes is None else self._changes.snapshot().tallies
 
     def readiness(self) -> Readiness:
         """Not ready while the database is down or the spool's disk refuses writes; each check
@@ -235,6 +244,11 @@ class Daemon:
                         name="loop-lag",
                     ),
                 ]
+                if self.settings.changes.enabled:  # change detection after each stored probe
+                    self._changes = ChangeWatcher(
+                        store.engine, settings_from(self.settings.changes), self._wall
+                    )
+                    background.append(asyncio.create_task(self._changes.run(), name="changes"))
                 try:
                     await self._lead(store, ledger, writer, prober, tokenizer)
                 finally:
@@ -489,6 +503,8 @@ class Daemon:
             finally:
                 self.daemon_metrics.spool_depth.set(writer.depth)
             await asyncio.to_thread(self.probe_metrics.observe, trace, record)
+            if self._changes is not None:
+                self._changes.notify(trace.target, trace.requested_prompt_tokens)
 
         return on_trace
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 
 from etalon_dashboards import sql, variables
+from etalon_dashboards.annotations import change_annotations
 from etalon_dashboards.datasources import Sql
 from etalon_dashboards.links import SLA_UID, TAG, etalon_dashboards
 from etalon_dashboards.panels import row, table_panel, time_series
@@ -35,6 +36,7 @@ def build() -> dashboard.Dashboard:
         .editable()
         .link(etalon_dashboards())
         .with_variable(variables.sql_targets())
+        .annotations(change_annotations("c.target IN ($target)"))
     )
     for i, (label, interval) in enumerate(sql.SLA_WINDOWS):
         board = board.with_panel(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from grafana_foundation_sdk.builders import dashboard
 
 from etalon_dashboards import sql, variables
+from etalon_dashboards.annotations import change_annotations
 from etalon_dashboards.datasources import Sql, promql
 from etalon_dashboards.links import TAG, TARGET_UID, etalon_dashboards
 from etalon_dashboards.panels import bar_panel, heatmap_panel, row, table_panel, time_series
@@ -28,6 +29,9 @@ def build() -> dashboard.Dashboard:
         .link(etalon_dashboards())
         .with_variable(variables.one_target())
         .with_variable(variables.workload())
+        .annotations(
+            change_annotations("c.target = '$target' AND ('p' || c.workload) IN ($workload)")
+        )
         .with_row(row("Time to first token"))
         .with_panel(
             time_series(

@@ -35,6 +35,9 @@ COMMANDS: dict[str, Command] = {
     "import": Command("monitor.cli.transfer", "Store trace files (JSONL) in the database."),
     "db": Command("monitor.cli.db", "Database schema and upkeep."),
     "config": Command("monitor.cli.config_check", "Check a configuration file."),
+    "changes": Command(
+        "monitor.cli.changes", "List detected vendor changes (change points), or recompute them."
+    ),
 }
 
 

@@ -11,6 +11,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -19,15 +20,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from monitor.cli.app import app
 from monitor.cli.transfer import ConfigOption, parse_moment, settings_or_exit
 from monitor.config import Settings
 from monitor.limits import INT64_MAX
+from monitor.report import changes as report_changes
 from monitor.report.browser import BrowserError, print_pdf
 from monitor.report.build import ReportInputs, build_report
 from monitor.report.json_schema import REPORT_SCHEMA
-from monitor.report.model import Report, Window
+from monitor.report.model import ChangeEntry, Report, Window
 from monitor.report.render_html import render_html
 from monitor.report.render_json import render_json
 from monitor.report.source import Loaded, SourceError, load_file, load_store
@@ -74,7 +77,21 @@ async def _from_store(
     cycle: int | None,
 ) -> Loaded:
     async with open_store(settings, upgrade=False, create=False) as store:
-        return await load_store(store, since=since, until=until, targets=targets, cycle=cycle)
+        loaded = await load_store(store, since=since, until=until, targets=targets, cycle=cycle)
+        return replace(loaded, changes=await _stored_changes(store.engine, loaded, targets))
+
+
+async def _stored_changes(
+    engine: AsyncEngine, loaded: Loaded, targets: list[str] | None
+) -> tuple[ChangeEntry, ...]:
+    """Change points within the report's window (a cycle's: its first to last probe)."""
+    starts = [t.started_at for t in loaded.traces if t.started_at is not None]
+    since = loaded.since or (min(starts) if starts else None)
+    until = loaded.until or (max(starts) + timedelta(microseconds=1) if starts else None)
+    try:
+        return await report_changes.from_store(engine, since, until, targets)
+    except ProgrammingError:  # a schema from before change detection: no section
+        return ()
 
 
 def load(
@@ -95,12 +112,14 @@ def load(
             raise typer.BadParameter("--cycle needs the database; a trace file has no cycles")
         try:
             if traces == "-":
-                return load_file(sys.stdin, start, end, targets)
-            path = Path(traces)
-            if not path.is_file():
-                raise typer.BadParameter(f"no such file: {traces}", param_hint="--traces")
-            with path.open(encoding="utf-8") as f:
-                return load_file(f, start, end, targets)
+                loaded = load_file(sys.stdin, start, end, targets)
+            else:
+                path = Path(traces)
+                if not path.is_file():
+                    raise typer.BadParameter(f"no such file: {traces}", param_hint="--traces")
+                with path.open(encoding="utf-8") as f:
+                    loaded = load_file(f, start, end, targets)
+            return replace(loaded, changes=report_changes.from_traces(loaded.traces))
         except SourceError as e:
             raise _fail(f"{traces}: {e}", 2) from None
     if cycle is None and start is None:
@@ -136,6 +155,7 @@ def make_report(
             round_of=loaded.round_of,
             rounds_planned=loaded.rounds_planned,
             seed=seed,
+            changes=loaded.changes,
         )
     )
 

@@ -19,6 +19,7 @@ from monitor.metrics.score import ScoreRecord
 from monitor.report import compare, cost, cycle, distributions, methodology, stalls
 from monitor.report.model import (
     FORMAT,
+    ChangeEntry,
     ErrorCount,
     Methodology,
     Percentiles,
@@ -47,6 +48,8 @@ class ReportInputs:
     resamples: int = compare.RESAMPLES
     scores: Sequence[ScoreRecord] | None = None
     """The stored score record of each trace (aligned with `traces`); None: score them now."""
+    changes: Sequence[ChangeEntry] = ()
+    """Change points in the window (from the store, or found in the traces)."""
 
 
 def _distinct(values: Sequence[str]) -> tuple[str, ...]:
@@ -146,4 +149,5 @@ def build_report(inputs: ReportInputs) -> Report:
             bootstrap_resamples=inputs.resamples,
             bootstrap_seed=inputs.seed,
         ),
+        changes=tuple(inputs.changes),
     )

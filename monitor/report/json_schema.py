@@ -162,6 +162,26 @@ _INCIDENT: Final = _object(
     }
 )
 
+_CHANGE: Final = _object(
+    {
+        "target": {"type": "string"},
+        "workload": _COUNT,
+        "metric": {"type": "string"},
+        "direction": {"enum": ["worse", "better"]},
+        "at": {"type": "string", "format": "date-time"},
+        "detected_at": {"type": "string", "format": "date-time"},
+        "before": _NUM,
+        "before_low": _NUM,
+        "before_high": _NUM,
+        "after": _NUM,
+        "after_low": _NUM,
+        "after_high": _NUM,
+        "n_before": _COUNT,
+        "n_after": _COUNT,
+        "p_value": _OPT_NUM,
+    }
+)
+
 REPORT_SCHEMA: Final[dict[str, Any]] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "etalon-monitor vendor SLA review",
@@ -181,6 +201,7 @@ REPORT_SCHEMA: Final[dict[str, Any]] = {
             "targets": {"type": "array", "items": _TARGET},
             "comparisons": {"type": "array", "items": _COMPARISON},
             "incidents": {"type": "array", "items": _INCIDENT},
+            "changes": {"type": "array", "items": _CHANGE},
             "methodology": _object(
                 {
                     "tool_version": {"type": "string"},

@@ -223,6 +223,31 @@ class Incident:
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeEntry:
+    """A change found in a per-probe series (docs/change-detection.md): when, which way, how much.
+
+    `before`/`after` are medians (times, in the metric's unit) or means (shares) with ~95 %
+    intervals; `at` is the first probe after the change, `detected_at` the probe revealing it.
+    """
+
+    target: str
+    workload: int
+    metric: str
+    direction: str
+    at: datetime
+    detected_at: datetime
+    before: float
+    before_low: float
+    before_high: float
+    after: float
+    after_low: float
+    after_high: float
+    n_before: int
+    n_after: int
+    p_value: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class Definition:
     term: str
     text: str
@@ -269,6 +294,8 @@ class Report:
     comparisons: tuple[Comparison, ...]
     incidents: tuple[Incident, ...]
     methodology: Methodology
+    changes: tuple[ChangeEntry, ...] = ()
+    """Changes found in the window's per-probe series, oldest first."""
 
     def to_json(self) -> dict[str, Any]:
         plain: dict[str, Any] = to_plain(self)

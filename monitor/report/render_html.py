@@ -12,7 +12,7 @@ from datetime import datetime
 from monitor.metrics.catalogue import reported
 from monitor.report import charts
 from monitor.report.markup import Child, Markup, join, raw_css, tag
-from monitor.report.model import Comparison, Incident, Report, TargetReport
+from monitor.report.model import ChangeEntry, Comparison, Incident, Report, TargetReport
 
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1f24;
@@ -433,6 +433,73 @@ def _incidents(incidents: Sequence[Incident]) -> Markup:
     )
 
 
+_TIME_METRICS = frozenset({"d_star", "tpot"})
+
+
+def _change_value(metric: str, value: float) -> str:
+    return ms(value) if metric in _TIME_METRICS else num(value)
+
+
+def _changes(changes: Sequence[ChangeEntry]) -> Markup:
+    """When a vendor changed and stayed changed (docs/change-detection.md)."""
+    if not changes:
+        return join(
+            [
+                tag("h2", "Changes"),
+                tag("p", "No lasting change was found in this window.", class_="muted"),
+            ]
+        )
+    rows = [
+        [
+            td(when(c.at)),
+            td(c.target),
+            td(f"p{c.workload}"),
+            td(c.metric),
+            td(tag("span", c.direction, class_="bad" if c.direction == "worse" else "ok")),
+            td(
+                f"{_change_value(c.metric, c.before)} "
+                f"[{_change_value(c.metric, c.before_low)}, "
+                f"{_change_value(c.metric, c.before_high)}]",
+                True,
+            ),
+            td(
+                f"{_change_value(c.metric, c.after)} "
+                f"[{_change_value(c.metric, c.after_low)}, "
+                f"{_change_value(c.metric, c.after_high)}]",
+                True,
+            ),
+            td(f"{c.n_before} / {c.n_after}", True),
+            td(when(c.detected_at)),
+        ]
+        for c in changes
+    ]
+    headers = [
+        "from",
+        "target",
+        "workload",
+        "metric",
+        "direction",
+        "before [95 %]",
+        "after [95 %]",
+        "probes before / after",
+        "found",
+    ]
+    return join(
+        [
+            tag("h2", f"Changes ({len(changes)})"),
+            table(headers, rows),
+            tag(
+                "p",
+                "Shifts in per-probe series found by a rank change-point test (by default at a "
+                "false-alarm budget of 0.5 per 1,000 probes per metric): medians (D*, TTFT share "
+                "of its deadline, TPOT) or means (fluidity, failure rate) before and after, with "
+                "95 % intervals. 'from' is the first probe after the change.",
+                class_="muted",
+            ),
+        ]
+    )
+
+
 def _methodology(report: Report) -> Markup:
     m = report.methodology
     deadlines = [
@@ -503,6 +570,7 @@ def render_html(report: Report) -> str:
             _fluidity(targets),
             _comparisons(report.comparisons),
             _incidents(report.incidents),
+            _changes(report.changes),
             _methodology(report),
         ]
     )

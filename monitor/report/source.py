@@ -17,6 +17,7 @@ from typing import IO
 
 from monitor import trace as trace_codec
 from monitor.metrics.score import ScoreRecord
+from monitor.report.model import ChangeEntry
 from monitor.store import Store
 from monitor.trace import Trace, TraceFormatError
 
@@ -36,6 +37,7 @@ class Loaded:
     skipped: list[TraceFormatError] = field(default_factory=list)
     scores: list[ScoreRecord] | None = None
     """The stored score record of each trace (store only); None: score the traces."""
+    changes: tuple[ChangeEntry, ...] = ()
 
 
 def select_traces(

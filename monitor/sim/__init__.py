@@ -4,7 +4,15 @@ Every test and demo talks to it over loopback. `start_simulator()` runs one in-p
 `etalon-monitor simulate` command runs one standalone.
 """
 
-from monitor.sim.profiles import PRESETS, Profile
+from monitor.sim.profiles import PRESETS, Profile, Switch
 from monitor.sim.server import RunningSimulator, SimRequest, Simulator, start_simulator
 
-__all__ = ["PRESETS", "Profile", "RunningSimulator", "SimRequest", "Simulator", "start_simulator"]
+__all__ = [
+    "PRESETS",
+    "Profile",
+    "RunningSimulator",
+    "SimRequest",
+    "Simulator",
+    "Switch",
+    "start_simulator",
+]

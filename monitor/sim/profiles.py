@@ -45,6 +45,15 @@ class Profile:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """A vendor that changes mid-run (a new build, a scheduler change): the requests after the
+    first `after_requests` are served with `profile` (change-detection tests and benchmarks)."""
+
+    after_requests: int
+    profile: Profile
+
+
 _DAYTIME: Final = tuple(
     1.0 if h < 8 or h >= 20 else (1.6 if 13 <= h < 18 else 1.25) for h in range(24)
 )

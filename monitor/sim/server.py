@@ -24,7 +24,7 @@ from monitor.probe.tokens import BuiltinTokenizer
 from monitor.sim.faults import Fault, choose_fault
 from monitor.sim.frames import FRAMES, StreamInfo
 from monitor.sim.plan import Plan, make_plan, rng_for
-from monitor.sim.profiles import PRESETS, Profile
+from monitor.sim.profiles import PRESETS, Profile, Switch
 
 HANG_CAP_S = 300.0
 """Bounded even when nobody disconnects: the longest a hanging or never-ending response lasts."""
@@ -107,8 +107,11 @@ class Simulator:
         api_key: str | None = None,
         clock: Callable[[], int] = time.perf_counter_ns,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        switch: Switch | None = None,
     ) -> None:
         self.profile = PRESETS[profile] if isinstance(profile, str) else profile
+        self.switch = switch
+        """When set, requests after `switch.after_requests` get `switch.profile`."""
         self.seed = seed
         self.api_key = api_key
         self._clock = clock
@@ -169,6 +172,8 @@ class Simulator:
         if not isinstance(body, dict) or not body.get("stream"):
             return _json_error(400, "invalid_request_error", "only stream=true is simulated")
         self._counter += 1
+        if self.switch is not None and self._counter > self.switch.after_requests:
+            self.profile = self.switch.profile
         request_id = f"sim-{self._counter}"
         text = _prompt_text(api, body)
         prompt_tokens = self._tokenizer.count(text)
@@ -390,12 +395,13 @@ async def start_simulator(
     *,
     api_key: str | None = None,
     wall_clock: Callable[[], datetime] | None = None,
+    switch: Switch | None = None,
 ) -> RunningSimulator:
     """Serve a simulator on host:port (0 picks a free port); `await sim.stop()` when done."""
     kwargs: dict[str, Any] = {}
     if wall_clock is not None:
         kwargs["wall_clock"] = wall_clock
-    sim = Simulator(profile, seed, api_key=api_key, **kwargs)
+    sim = Simulator(profile, seed, api_key=api_key, switch=switch, **kwargs)
     runner = web.AppRunner(
         sim.app(), access_log=None, handler_cancellation=True, shutdown_timeout=0.5
     )

@@ -138,3 +138,29 @@ probes = Table(
 )
 
 PARTITIONED_TABLE: Final = "probes"
+
+change_points = Table(
+    "change_points",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("target", Text, nullable=False),
+    Column("region", Text, nullable=False),
+    Column("workload", Integer, nullable=False, comment="requested prompt length; 0 unknown"),
+    Column("metric", Text, nullable=False, comment="a name from monitor.detect.series"),
+    Column("direction", Text, nullable=False, comment="worse | better"),
+    Column("at", DateTime(timezone=True), nullable=False, comment="first probe after the change"),
+    Column("detected_at", DateTime(timezone=True), nullable=False, comment="probe revealing it"),
+    Column("before", Float, nullable=False),
+    Column("before_low", Float, nullable=False),
+    Column("before_high", Float, nullable=False),
+    Column("after", Float, nullable=False),
+    Column("after_low", Float, nullable=False),
+    Column("after_high", Float, nullable=False),
+    Column("n_before", Integer, nullable=False),
+    Column("n_after", Integer, nullable=False),
+    Column("evidence", JSON, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("target", "workload", "metric", "at"),
+    Index(None, "at"),
+    comment="Changes found in per-probe series (monitor.detect; docs/change-detection.md).",
+)

@@ -63,6 +63,7 @@ BAD = {
         "database.url: must be a postgresql:// or postgresql+psycopg:// URL"
     ),
     "model-not-a-string.yaml": "targets.x.model: Input should be a valid string",
+    "change-window-too-small.yaml": ("changes: min_before + min_after must not exceed window"),
 }
 
 
@@ -99,6 +100,7 @@ def test_full_config_resolves_presets_and_options() -> None:
     assert haiku.slo.fluid_ratio == 0.99  # the default objective
     assert s.target_region("anthropic-haiku") == "eu-west"  # falls back to the daemon's region
     assert s.schedule.every_s == 3600.0
+    assert (s.changes.false_alarms_per_1000, s.changes.window) == (0.5, 60)
     assert s.schedule.spread_s == 1200.0  # 20m
 
 

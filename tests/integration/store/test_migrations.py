@@ -14,7 +14,7 @@ from monitor.store import Store, migrate
 from monitor.store.partitions import ensure_partitions
 from tests.factories import trace_stream
 
-TABLES = {"alembic_version", "cycles", "probes", "rounds", "targets"}
+TABLES = {"alembic_version", "change_points", "cycles", "probes", "rounds", "targets"}
 
 
 @pytest.fixture
