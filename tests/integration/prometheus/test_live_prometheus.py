@@ -164,10 +164,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             )
             _wait_for(
                 "every rule evaluated after the data arrived",
-                lambda: bool(
-                    _query(prom_url, "target:etalon_deadline_slo:burn_rate3d >= 0")["data"][
-                        "result"
-                    ]
+                lambda: all(
+                    _query(prom_url, rule)["data"]["result"]
+                    for rule in (
+                        "target:etalon_deadline_slo:burn_rate3d >= 0",
+                        "target_workload:etalon_fluid:ratio6h >= 0",
+                    )
                 ),
                 procs,
             )
