@@ -31,6 +31,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from monitor.providers import APIS, PROVIDERS
+from monitor.trace import FluidityScope
 
 ENV_PREFIX = "ETALON_"
 CONFIG_ENV = "ETALON_CONFIG"
@@ -135,6 +136,8 @@ class Target(_Model):
     spacing_s: float = Field(default=0.0, ge=0)
     timeouts: Timeouts = Field(default_factory=Timeouts)
     slo: TargetSlo = Field(default_factory=TargetSlo)
+    fluidity_scope: FluidityScope = FluidityScope.ANSWER
+    """Score the answer only, or every visible chunk (reasoning too, for products that show it)."""
     enabled: bool = True
 
     @field_validator("provider")

@@ -156,7 +156,7 @@ class ProbeMetrics:
         nonfluid = self.nonfluid.labels(*base)
         if 10 * row.missed_deadlines > row.total_deadlines:
             nonfluid.inc()
-        chunks = trace.content_chunks
+        chunks = trace.scored_chunks
         times = [c.t_ns for c in chunks]
         icl = self.icl.labels(*base)
         for gap in inter_chunk_ns(times):

@@ -86,7 +86,7 @@ def prompt_length(t: Trace) -> int:
 
 def build_table(traces: Sequence[Trace]) -> RequestTable:
     chunks = [
-        ([c.t_ns for c in t.content_chunks], [c.tokens for c in t.content_chunks]) for t in traces
+        ([c.t_ns for c in t.scored_chunks], [c.tokens for c in t.scored_chunks]) for t in traces
     ]
     prompt = np.array([prompt_length(t) for t in traces], dtype=np.int64)
     return table_from_matrix(

@@ -13,6 +13,7 @@ from monitor.probe.wire import WireEvent, WireRequest, provider_of, with_params
 
 class OpenAICompletionsWire:
     api: ClassVar[str] = "openai-completions"
+    reasoning_summaries: ClassVar[bool] = False
 
     def build_request(self, target: Target, prompt: Prompt, max_tokens: int) -> WireRequest:
         body = stream_body(target, max_tokens)

@@ -48,7 +48,8 @@ class ScoredTarget:
     min_deadline_ns: Int64Array
     """`D*` per probe; -1 where undefined."""
     content: tuple[tuple[Chunk, ...], ...]
-    """Each probe's content chunks, extracted once (the trace property rebuilds them per call)."""
+    """Each probe's scored chunks (`Trace.scored_chunks`: the answer, or all visible chunks),
+    extracted once (the trace property rebuilds them per call)."""
 
     @property
     def ok(self) -> BoolArray:
@@ -82,7 +83,7 @@ def score_target(name: str, traces: Sequence[Trace]) -> ScoredTarget:
         counts=DeadlineCounts(met=total - missed, missed=missed),
         fluidity_index=np.array([r.fluidity_index for r in rows], dtype=np.float64),
         min_deadline_ns=d_star,
-        content=tuple(t.content_chunks for t in traces),
+        content=tuple(t.scored_chunks for t in traces),
     )
 
 

@@ -123,6 +123,7 @@ probes = Table(
     Column("chunk_tokens", ARRAY(SmallInteger), nullable=False),
     Column("chunk_kinds", ARRAY(SmallInteger), comment="NULL: all content; 0 content, 1 reasoning"),
     Column("chunk_texts", ARRAY(Text), comment="NULL when not stored"),
+    Column("fluidity_scope", Text, nullable=False, server_default="answer"),
     # summary columns (monitor.metrics at ingest; `metrics_version` says which definitions)
     Column("metrics_version", SmallInteger, nullable=False),
     Column("output_tokens", Integer, nullable=False),
