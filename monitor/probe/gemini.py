@@ -4,7 +4,8 @@ Without `alt=sse` the endpoint streams one JSON array instead of events. Each ev
 `GenerateContentResponse`: text in `candidates[0].content.parts[].text`, parts with
 `"thought": true` are thought summaries (only with `thinkingConfig.includeThoughts`),
 `usageMetadata` is cumulative (the last one counts) and keeps `thoughtsTokenCount` apart from
-`candidatesTokenCount`. There is no terminator: the event with `finishReason` is the last. A
+`candidatesTokenCount`; when every answer event carries it, its growth is each event's exact
+token count (Gemini's events are tens to hundreds of tokens, where a tokenizer's split is rough). There is no terminator: the event with `finishReason` is the last. A
 blocked prompt answers 200 with `promptFeedback.blockReason` and no candidates. The key goes in the
 `x-goog-api-key` header, never in the URL (`?key=` would put it in every proxy and access log).
 """
@@ -104,6 +105,12 @@ class GeminiWire:
                             out.reasoning += part["text"]
                         else:
                             out.text += part["text"]
+            raw = obj.get("usageMetadata")
+            so_far = int_or_none(raw.get("candidatesTokenCount")) if isinstance(raw, dict) else None
+            if out.text and not out.reasoning:
+                # answer tokens so far; thought events have no such count and leave it unset, so
+                # a stream with thought summaries falls back to splitting the totals
+                out.completion_tokens_so_far = so_far
             if isinstance(candidate.get("finishReason"), str):
                 out.finish_reason = candidate["finishReason"]
                 out.terminal = True

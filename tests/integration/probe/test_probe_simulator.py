@@ -14,11 +14,16 @@ from monitor.probe.tokens import BuiltinTokenizer
 from monitor.sim import RunningSimulator, SimRequest
 from monitor.sim.plan import Plan
 from monitor.sim.profiles import PRESETS
-from monitor.trace import Outcome, TokenCountSource, Trace
+from monitor.trace import FluidityScope, Outcome, TokenCountSource, Trace
 from tests.fixtures.simulator import StartSimulator, simulator_target
 from tests.integration.probe.conftest import RecordingClock
 
-APIS = ["openai-chat", "openai-completions", "anthropic"]
+APIS = ["openai-chat", "openai-completions", "anthropic", "openai-responses", "gemini"]
+FINISH = {
+    "anthropic": "max_tokens",
+    "openai-responses": "max_output_tokens",
+    "gemini": "MAX_TOKENS",
+}
 TOK = BuiltinTokenizer()
 FAST_TIMEOUTS = {"connect_s": 2, "first_byte_s": 0.3, "idle_s": 0.2, "total_s": 1.0}
 
@@ -58,13 +63,16 @@ async def test_complete_stream_per_api(
     await asyncio.wait_for(sent.done.wait(), 5)
     assert trace.outcome is Outcome.OK, trace.error
     assert (trace.http_status, trace.error, trace.api, trace.target) == (200, None, api, "sim")
-    # the simulator sends one token per chunk in the test profile: 12 chunks of 1
+    # the simulator sends one token per chunk in the test profile: 12 chunks of 1, which the
+    # stream's usage confirms (Gemini's cumulative usage counts each chunk itself)
     assert [c.tokens for c in trace.chunks] == [1] * 12
     assert trace.output_tokens == 12
-    assert trace.token_count_source is TokenCountSource.TOKENIZER
+    assert trace.token_count_source is (
+        TokenCountSource.USAGE_CONTINUOUS if api == "gemini" else TokenCountSource.USAGE_TOTAL
+    )
     assert "".join(c.text or "" for c in trace.chunks) == "".join(plan(sent).text)
     assert trace.prompt_tokens == trace.requested_prompt_tokens == sent.prompt_tokens == 100
-    assert trace.finish_reason == ("max_tokens" if api == "anthropic" else "length")
+    assert trace.finish_reason == FINISH.get(api, "length")
     # causality on one clock: each chunk is stamped after the simulator sent it
     t0 = clock.values[0]
     content = sent.content_sends
@@ -109,6 +117,8 @@ async def test_fault_maps_to_outcome_and_keeps_partial_chunks(
     assert trace.outcome is outcome, trace.error
     assert len(trace.chunks) == kept
     assert trace.http_status == status
+    if (api, fault) == ("gemini", "error_event"):
+        text = "UNAVAILABLE"  # Google's error object has a status, no type
     assert trace.error is not None and text in trace.error
     assert simulator.requests[0].fault is not None
     assert simulator.requests[0].fault.value == fault
@@ -210,6 +220,18 @@ async def test_deadlines_use_the_prefill_model_at_the_actual_prompt_length(
 
 async def test_concurrent_probes_all_complete(prober: Prober, simulator: RunningSimulator) -> None:
     traces = await asyncio.gather(*(probe(prober, simulator, api) for api in APIS * 8))
-    assert [t.outcome for t in traces] == [Outcome.OK] * 24
-    assert len({t.probe_id for t in traces}) == 24
-    assert len(simulator.requests) == 24
+    count = 8 * len(APIS)
+    assert [t.outcome for t in traces] == [Outcome.OK] * count
+    assert len({t.probe_id for t in traces}) == count
+    assert len(simulator.requests) == count
+
+
+async def test_the_targets_fluidity_scope_travels_with_the_trace(
+    prober: Prober, simulator: RunningSimulator
+) -> None:
+    visible = await probe(prober, simulator, "gemini", fluidity_scope="visible")
+    default = await probe(prober, simulator, "gemini")
+    assert (visible.fluidity_scope, default.fluidity_scope) == (
+        FluidityScope.VISIBLE,
+        FluidityScope.ANSWER,
+    )

@@ -215,12 +215,12 @@ CASES: dict[tuple[str, str], dict[str, Any]] = {
         "terminal": True,
         "request_id": "resp_05500b38c2cd9bfc00691c7c9d222481a3b595421266dab424",
     },
-    # Gemini without thoughts: candidates 29 and thoughts 256 apart → completion 285; the two
-    # answer events share the 29
+    # Gemini without thoughts: candidates 29 and thoughts 256 apart → completion 285; the answer
+    # events carry cumulative candidatesTokenCount 10 → 29, so they hold 10 and 19 tokens
     ("gemini", "reasoning_hidden.sse"): {
-        "counts": {ChunkKind.CONTENT: (2, 29)},
+        "tokens": [10, 19],
         "text": 'There are **3** "r"s in strawberry.\n\nHere is the breakdown: st**r**awbe**rr**y.',
-        "source": TokenCountSource.USAGE_TOTAL,
+        "source": TokenCountSource.USAGE_CONTINUOUS,
         "finish": "STOP",
         "terminal": True,
         "request_id": "dX6LadKVC7SZ28oPr9yJoQs",
@@ -248,6 +248,8 @@ CASES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("gemini", "overloaded_error.sse"): {
         "texts": ["In the quaint, sunlit cottage"],
+        "tokens": [7],
+        "source": TokenCountSource.USAGE_CONTINUOUS,
         "error": "UNAVAILABLE: The model is overloaded. Please try again later.",
         "terminal": False,
     },
