@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from monitor.cli import app
 from monitor.config import ConfigError, config_path, load, mask_url, masked, missing_keys
+from monitor.trace import FluidityScope
 
 DATA = Path(__file__).parent.parent / "data" / "config"
 
@@ -39,7 +40,7 @@ BAD = {
     ),
     "slo-out-of-range.yaml": "targets.x.slo.fluid_ratio: Input should be less than or equal to 1",
     "spread-not-inside-interval.yaml": "schedule.spread must be shorter than schedule.every",
-    "unknown-api.yaml": "targets.x.api: unknown api 'openai-responses'",
+    "unknown-api.yaml": "targets.x.api: unknown api 'openai-realtime'",
     "unknown-key.yaml": "targets.groq.tokn: unknown key",
     "unknown-provider.yaml": "targets.x.provider: unknown provider 'openia'",
     "unknown-top-level-key.yaml": "target: unknown key",
@@ -81,10 +82,12 @@ def test_full_config_resolves_presets_and_options() -> None:
     assert vllm.resolved_api == "openai-completions"
     assert vllm.resolved_base_url == "http://10.0.0.5:8000/v1"  # trailing slash stripped
     assert vllm.slo.fluid_ratio == 0.95
+    assert vllm.fluidity_scope is FluidityScope.VISIBLE
     assert s.target_region("local-vllm") == "eu-central"
     haiku = s.targets["anthropic-haiku"]
     assert haiku.resolved_base_url == "https://api.anthropic.com/v1"
     assert haiku.slo.fluid_ratio == 0.99  # the default objective
+    assert haiku.fluidity_scope is FluidityScope.ANSWER  # the default: the answer only
     assert s.target_region("anthropic-haiku") == "eu-west"  # falls back to the daemon's region
     assert s.schedule.every_s == 3600.0
     assert s.schedule.spread_s == 1200.0  # 20m
