@@ -18,7 +18,9 @@ import pytest
 
 from monitor.config import Target
 from monitor.probe.assemble import StreamFacts, assemble
+from monitor.probe.openai_common import usage_of
 from monitor.probe.prompts import Prompt
+from monitor.probe.sse import SseEvent
 from monitor.probe.tokens import BuiltinTokenizer
 from monitor.probe.wire import WIRES
 from monitor.providers import APIS
@@ -418,8 +420,6 @@ async def test_usage_that_cannot_be_split_leaves_the_tokenizer_and_says_so() -> 
     ],
 )
 def test_reasoning_reported_apart_is_added_in(raw: dict[str, int], completion: int) -> None:
-    from monitor.probe.openai_common import usage_of  # noqa: PLC0415
-
     usage = usage_of({**raw, "completion_tokens_details": {"reasoning_tokens": 30}})
     assert usage is not None
     assert usage["completion_tokens"] == completion and usage["reasoning_tokens"] == 30
@@ -478,3 +478,29 @@ def test_mistral_gets_no_stream_options() -> None:
 def test_vendor_presets(provider: str, base_url: str, key_env: str) -> None:
     target = Target(provider=provider, model="m")
     assert (target.resolved_base_url, target.resolved_key_env) == (base_url, key_env)
+
+
+ODD_PAYLOADS = [
+    "null",
+    "[]",
+    '"text"',
+    "{}",
+    '{"type": 5, "delta": {"x": 1}}',
+    '{"type": "response.output_text.delta", "delta": 7}',
+    '{"type": "response.completed", "response": []}',
+    '{"type": "response.completed", "response": {"usage": {"output_tokens": "9"}}}',
+    '{"type": "error", "error": "boom"}',
+    '{"candidates": {"content": 1}}',
+    '{"candidates": [{"content": {"parts": [{"text": 5}, "x", {"thought": true}]}}]}',
+    '{"candidates": [7], "usageMetadata": {"candidatesTokenCount": true}}',
+    '{"error": ["x"], "promptFeedback": {"blockReason": 3}}',
+    '{"choices": [{"delta": {"refusal": 5, "token_id": "x"}}], "token": {"id": "1"}}',
+    '{"usage": {"completion_tokens": 1, "completion_tokens_details": {"reasoning_tokens": "x"}}}',
+]
+
+
+@pytest.mark.parametrize("api", sorted(WIRES))
+@pytest.mark.parametrize("payload", ODD_PAYLOADS)
+def test_odd_payloads_never_raise(api: str, payload: str) -> None:
+    event = WIRES[api].classify(SseEvent(payload, "response.completed"))
+    assert isinstance(event.text, str) and isinstance(event.reasoning, str)
