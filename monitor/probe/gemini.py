@@ -5,9 +5,10 @@ Without `alt=sse` the endpoint streams one JSON array instead of events. Each ev
 `"thought": true` are thought summaries (only with `thinkingConfig.includeThoughts`),
 `usageMetadata` is cumulative (the last one counts) and keeps `thoughtsTokenCount` apart from
 `candidatesTokenCount`; when every answer event carries it, its growth is each event's exact
-token count (Gemini's events are tens to hundreds of tokens, where a tokenizer's split is rough). There is no terminator: the event with `finishReason` is the last. A
-blocked prompt answers 200 with `promptFeedback.blockReason` and no candidates. The key goes in the
-`x-goog-api-key` header, never in the URL (`?key=` would put it in every proxy and access log).
+token count (Gemini's events are tens to hundreds of tokens, where a tokenizer's split is rough).
+There is no terminator: the event with `finishReason` is the last. A blocked prompt answers 200
+with `promptFeedback.blockReason` and no candidates. The key goes in the `x-goog-api-key` header,
+never in the URL (`?key=` would put it in every proxy and access log).
 """
 
 from __future__ import annotations

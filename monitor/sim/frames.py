@@ -30,6 +30,12 @@ class StreamInfo:
     """Tokens sent, set by `closing()` for a terminator that reports usage."""
     answer: list[str] = field(default_factory=list)
     """Responses API: the text so far, for the `*.done` events."""
+    reasoning_chunks: int = 0
+    """How many chunks open the response as reasoning (`Profile.reasoning_chunks`)."""
+    reasoning_sent: int = 0
+    """Reasoning tokens sent so far (counted by the server)."""
+    answer_started: bool = False
+    """The first answer chunk went out (formats that open a new block for it)."""
 
     def next_sequence(self) -> int:
         self.sequence += 1
@@ -40,6 +46,10 @@ class Frames(Protocol):
     def opening(self, info: StreamInfo) -> list[bytes]: ...
 
     def content(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes: ...
+
+    def reasoning(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes | None:
+        """A reasoning chunk, or None when the API has no reasoning channel (sent as text)."""
+        ...
 
     def closing(
         self, info: StreamInfo, completion: int, timings: dict[str, float] | None
@@ -52,12 +62,15 @@ class Frames(Protocol):
     def error(self, info: StreamInfo) -> bytes: ...
 
 
-def _usage(info: StreamInfo, completion: int) -> dict[str, int]:
-    return {
+def _usage(info: StreamInfo, completion: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
         "prompt_tokens": info.prompt_tokens,
         "completion_tokens": completion,
         "total_tokens": info.prompt_tokens + completion,
     }
+    if info.reasoning_sent:  # OpenAI's convention: inside completion_tokens
+        out["completion_tokens_details"] = {"reasoning_tokens": info.reasoning_sent}
+    return out
 
 
 class ChatFrames:
@@ -79,8 +92,13 @@ class ChatFrames:
         extra = {"usage": _usage(info, 0)} if info.continuous_usage else {}
         return [sse(self._chunk(info, [choice], **extra))]
 
+    def reasoning(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes | None:
+        return self._delta(info, {"reasoning": text}, tokens, so_far)
+
     def content(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes:
-        delta: dict[str, Any] = {"content": text}
+        return self._delta(info, {"content": text}, tokens, so_far)
+
+    def _delta(self, info: StreamInfo, delta: dict[str, Any], tokens: int, so_far: int) -> bytes:
         choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": None}
         if info.token_ids:
             choice["token_ids"] = list(range(so_far - tokens, so_far))
@@ -134,6 +152,9 @@ class CompletionFrames(ChatFrames):
     def opening(self, info: StreamInfo) -> list[bytes]:
         return []
 
+    def reasoning(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes | None:
+        return None
+
     def content(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes:
         extra = {"usage": _usage(info, so_far)} if info.continuous_usage else {}
         obj = self._text_chunk(info, text, None, **extra)
@@ -165,32 +186,42 @@ class AnthropicFrames:
         }
         return [
             sse({"type": "message_start", "message": message}, "message_start"),
-            sse(
-                {
-                    "type": "content_block_start",
-                    "index": 0,
-                    "content_block": {"type": "text", "text": ""},
-                },
-                "content_block_start",
-            ),
+            self._start(0, "thinking" if info.reasoning_chunks else "text"),
             sse({"type": "ping"}, "ping"),
         ]
 
-    def content(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes:
+    @staticmethod
+    def _start(index: int, kind: str) -> bytes:
+        block = {"type": kind, kind: ""}
         return sse(
-            {
-                "type": "content_block_delta",
-                "index": 0,
-                "delta": {"type": "text_delta", "text": text},
-            },
-            "content_block_delta",
+            {"type": "content_block_start", "index": index, "content_block": block},
+            "content_block_start",
         )
+
+    @staticmethod
+    def _delta(index: int, delta: dict[str, Any]) -> bytes:
+        return sse(
+            {"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta"
+        )
+
+    def reasoning(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes | None:
+        return self._delta(0, {"type": "thinking_delta", "thinking": text})
+
+    def content(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes:
+        index = 1 if info.reasoning_chunks else 0
+        head = b""
+        if info.reasoning_chunks and not info.answer_started:  # the thinking block ends here
+            head = sse({"type": "content_block_stop", "index": 0}, "content_block_stop")
+            head += self._start(1, "text")
+        info.answer_started = True
+        return head + self._delta(index, {"type": "text_delta", "text": text})
 
     def closing(
         self, info: StreamInfo, completion: int, timings: dict[str, float] | None
     ) -> list[bytes]:
+        index = 1 if info.answer_started and info.reasoning_chunks else 0
         return [
-            sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+            sse({"type": "content_block_stop", "index": index}, "content_block_stop"),
             sse(
                 {
                     "type": "message_delta",
@@ -230,33 +261,66 @@ class ResponsesFrames:
         }
 
     def opening(self, info: StreamInfo) -> list[bytes]:
-        item = {"id": f"msg_{info.request_id}", "type": "message", "status": "in_progress"}
-        return [
+        out = [
             self._event(info, "response.created", response=self._response(info, "in_progress")),
             self._event(info, "response.in_progress", response=self._response(info, "in_progress")),
+        ]
+        if not info.reasoning_chunks:
+            return [*out, self._message_added(info)]
+        item = {"id": f"rs_{info.request_id}", "type": "reasoning", "summary": []}
+        return [
+            *out,
+            self._event(info, "response.output_item.added", output_index=0, item=item),
             self._event(
                 info,
-                "response.output_item.added",
-                output_index=0,
-                item={**item, "role": "assistant", "content": []},
-            ),
-            self._event(
-                info,
-                "response.content_part.added",
+                "response.reasoning_summary_part.added",
                 item_id=item["id"],
                 output_index=0,
-                content_index=0,
-                part={"type": "output_text", "text": "", "annotations": []},
+                summary_index=0,
+                part={"type": "summary_text", "text": ""},
             ),
         ]
 
-    def content(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes:
-        info.answer.append(text)
+    def _message_added(self, info: StreamInfo) -> bytes:
+        """The answer's message item opens after the reasoning item (output index 1), else first."""
+        index = 1 if info.reasoning_chunks else 0
+        item = {"id": f"msg_{info.request_id}", "type": "message", "status": "in_progress"}
+        added = self._event(
+            info,
+            "response.output_item.added",
+            output_index=index,
+            item={**item, "role": "assistant", "content": []},
+        )
+        return added + self._event(
+            info,
+            "response.content_part.added",
+            item_id=item["id"],
+            output_index=index,
+            content_index=0,
+            part={"type": "output_text", "text": "", "annotations": []},
+        )
+
+    def reasoning(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes | None:
         return self._event(
+            info,
+            "response.reasoning_summary_text.delta",
+            item_id=f"rs_{info.request_id}",
+            output_index=0,
+            summary_index=0,
+            delta=text,
+        )
+
+    def content(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes:
+        head = b""
+        if info.reasoning_chunks and not info.answer_started:
+            head = self._message_added(info)
+        info.answer_started = True
+        info.answer.append(text)
+        return head + self._event(
             info,
             "response.output_text.delta",
             item_id=f"msg_{info.request_id}",
-            output_index=0,
+            output_index=1 if info.reasoning_chunks else 0,
             content_index=0,
             delta=text,
         )
@@ -270,7 +334,7 @@ class ResponsesFrames:
                 info,
                 "response.output_text.done",
                 item_id=f"msg_{info.request_id}",
-                output_index=0,
+                output_index=1 if info.reasoning_chunks else 0,
                 content_index=0,
                 text="".join(info.answer),
             )
@@ -281,7 +345,7 @@ class ResponsesFrames:
             "input_tokens": info.prompt_tokens,
             "input_tokens_details": {"cached_tokens": 0},
             "output_tokens": info.completion,
-            "output_tokens_details": {"reasoning_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": info.reasoning_sent},
             "total_tokens": info.prompt_tokens + info.completion,
         }
         return self._event(
@@ -311,21 +375,29 @@ class GeminiFrames:
     the stream (it is this simulator's terminator, so `NO_TERMINATOR` leaves it out)."""
 
     def _response(
-        self, info: StreamInfo, text: str, so_far: int, finish: str | None = None
+        self,
+        info: StreamInfo,
+        text: str,
+        so_far: int,
+        finish: str | None = None,
+        *,
+        thought: bool = False,
     ) -> bytes:
-        candidate: dict[str, Any] = {
-            "content": {"parts": [{"text": text}], "role": "model"},
-            "index": 0,
-        }
+        part: dict[str, Any] = {"text": text, "thought": True} if thought else {"text": text}
+        candidate: dict[str, Any] = {"content": {"parts": [part], "role": "model"}, "index": 0}
         if finish is not None:
             candidate["finishReason"] = finish
+        # thoughts are counted apart from the answer's candidates; a thought event carries no
+        # candidates count
+        usage: dict[str, int] = {"promptTokenCount": info.prompt_tokens}
+        if not thought:
+            usage["candidatesTokenCount"] = so_far - info.reasoning_sent
+        usage["totalTokenCount"] = info.prompt_tokens + so_far
+        if info.reasoning_sent:
+            usage["thoughtsTokenCount"] = info.reasoning_sent
         obj = {
             "candidates": [candidate],
-            "usageMetadata": {
-                "promptTokenCount": info.prompt_tokens,
-                "candidatesTokenCount": so_far,
-                "totalTokenCount": info.prompt_tokens + so_far,
-            },
+            "usageMetadata": usage,
             "modelVersion": info.model,
             "responseId": info.request_id,
         }
@@ -333,6 +405,9 @@ class GeminiFrames:
 
     def opening(self, info: StreamInfo) -> list[bytes]:
         return []
+
+    def reasoning(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes | None:
+        return self._response(info, text, so_far, thought=True)
 
     def content(self, info: StreamInfo, text: str, tokens: int, so_far: int) -> bytes:
         return self._response(info, text, so_far)

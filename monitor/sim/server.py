@@ -38,7 +38,7 @@ HANG_CAP_S = 300.0
 class Send:
     t_ns: int
     kind: str
-    """open | content | close | terminator | error | garbage."""
+    """open | reasoning | content | close | terminator | error | garbage."""
     tokens: int = 0
 
 
@@ -308,6 +308,7 @@ class Simulator:
             or record.api in ("openai-responses", "gemini"),
             continuous_usage=bool(options.get("continuous_usage_stats")),
             token_ids=self.profile.send_token_ids,
+            reasoning_chunks=self.profile.reasoning_chunks,
         )
         resp = web.StreamResponse(
             status=200,
@@ -370,6 +371,13 @@ class Simulator:
                     await send(b"this line is not server-sent events\n\n", "garbage")
                     await send(b"data: {not json at all\n\n", "garbage")
             so_far += k
+            if i < info.reasoning_chunks:
+                info.reasoning_sent += k
+                thought = frames.reasoning(info, text, k, so_far)
+                if thought is not None:
+                    await send(thought, "reasoning", k)
+                    continue
+                info.reasoning_sent -= k  # no reasoning channel: it goes out as text
             await send(frames.content(info, text, k, so_far), "content", k)
         if fault is Fault.NEVER_END:
             deadline = loop.time() + HANG_CAP_S

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import replace
 
 import pytest
 
 from monitor.config import Target
+from monitor.metrics.analysis import analyze
 from monitor.probe.client import Prober
 from monitor.probe.prompts import make_prompt
 from monitor.probe.tokens import BuiltinTokenizer
@@ -235,3 +237,34 @@ async def test_the_targets_fluidity_scope_travels_with_the_trace(
         FluidityScope.VISIBLE,
         FluidityScope.ANSWER,
     )
+
+
+REASONING_USAGE = {"openai-chat": 3, "openai-responses": 3, "gemini": 3}
+"""Where the API reports reasoning tokens in usage (Anthropic bills them inside output_tokens)."""
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_reasoning_streams_as_reasoning_chunks_in_every_api(
+    api: str, prober: Prober, start_simulator_factory: StartSimulator
+) -> None:
+    sim = await start_simulator_factory(PRESETS["test"].with_(reasoning_chunks=3))
+    trace = await probe(prober, sim, api, max_tokens=10)
+    assert trace.outcome is Outcome.OK, trace.error
+    sent = plan(sim.requests[0])
+    kinds = [c.kind.value for c in trace.chunks]
+    assert [c.text for c in trace.chunks] == list(sent.text)
+    if api == "openai-completions":  # no reasoning channel: everything is text
+        assert kinds == ["content"] * 10 and trace.reasoning_tokens == 0
+        return
+    # 3 reasoning chunks of one token, then 7 answer chunks of one token (max_tokens 10)
+    assert kinds == ["reasoning"] * 3 + ["content"] * 7
+    assert (trace.reasoning_tokens, trace.output_tokens) == (3, 7)
+    assert trace.usage is not None
+    assert trace.usage.get("reasoning_tokens") == REASONING_USAGE.get(api)
+    assert trace.usage["completion_tokens"] == 10
+    # time to first answer token vs first token of any kind, and the scope that scores them
+    answer = analyze([trace]).requests[0]
+    visible = analyze([replace(trace, fluidity_scope=FluidityScope.VISIBLE)]).requests[0]
+    assert answer.ttft_s == trace.chunks[3].t_ns / 1e9
+    assert visible.ttft_s == trace.chunks[0].t_ns / 1e9
+    assert (answer.output_tokens, visible.output_tokens) == (7, 10)
