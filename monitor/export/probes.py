@@ -31,6 +31,20 @@ FLUIDITY_BUCKETS: Final = (0.1, 0.25, 0.5, 0.75, 0.8, 0.85, 0.9, 0.95, 0.975, 0.
 D_STAR_BUCKETS: Final = (*TPOT_BUCKETS, 0.25, 0.5, 1)
 
 
+def answer_tokens_disagree(trace: Trace) -> bool:
+    """The counted tokens disagree with the stream's usage. `completion_tokens` includes reasoning
+    (docs/trace-format.md): with a reasoning count the answer's share is compared with the answer
+    chunks; without one, everything that streamed is compared with the total."""
+    usage = trace.usage or {}
+    reported = usage.get("completion_tokens")
+    if reported is None:
+        return False
+    reasoning = usage.get("reasoning_tokens")
+    if reasoning is not None:
+        return reported - reasoning != trace.output_tokens
+    return reported != trace.output_tokens + trace.reasoning_tokens
+
+
 class ProbeMetrics:
     """The per-probe families of the contract, registered on the given registry."""
 
@@ -138,8 +152,7 @@ class ProbeMetrics:
         if not ok:
             return
         mismatch = self.mismatch.labels(*base)
-        reported = (trace.usage or {}).get("completion_tokens")
-        if reported is not None and reported != trace.output_tokens:
+        if answer_tokens_disagree(trace):
             mismatch.inc()
         row = analyze([trace]).requests[0]
         if row.output_tokens == 0:
