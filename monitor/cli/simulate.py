@@ -39,7 +39,7 @@ def simulate_command(
     ] = "fast",
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ) -> None:
-    """Serve OpenAI chat/completions and Anthropic messages SSE from a simulated vendor."""
+    """Serve OpenAI chat/completions/Responses, Anthropic and Gemini SSE from a simulated vendor."""
     if profile not in PRESETS:
         raise typer.BadParameter(f"unknown profile {profile!r}; known: {', '.join(PRESETS)}")
     run(_serve(host, port, profile, seed))
