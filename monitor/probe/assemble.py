@@ -214,9 +214,12 @@ class StreamAssembler:
         if ev.completion_tokens_so_far is not None:
             self._cumulative = ev.completion_tokens_so_far
         pieces = [(r, x) for r, x in ((True, ev.reasoning), (False, ev.text)) if x]
-        if not pieces and ev.token_ids:
-            # tokens without text (half a character, the end-of-sequence token): still generated
-            # tokens, so a chunk of the kind the stream was in
+        so_far = ev.completion_tokens_so_far
+        grew = so_far is not None and previous is not None and so_far > previous
+        if not pieces and (ev.token_ids or grew):
+            # tokens without text (half a character, the end-of-sequence token), by token ids or
+            # by the growth of continuous usage: still generated tokens, so a chunk of the kind the
+            # stream was in
             p = self._pending
             pieces = [(bool(p.reasoning) and p.reasoning[-1], "")]
         for reasoning, text in pieces:

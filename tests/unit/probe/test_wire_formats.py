@@ -504,3 +504,26 @@ ODD_PAYLOADS = [
 def test_odd_payloads_never_raise(api: str, payload: str) -> None:
     event = WIRES[api].classify(SseEvent(payload, "response.completed"))
     assert isinstance(event.text, str) and isinstance(event.reasoning, str)
+
+
+async def test_textless_event_that_grows_continuous_usage_is_a_chunk() -> None:
+    # cumulative 0 → 2 → 3 (an event with no text, e.g. the end-of-sequence token) → 3 (usage)
+    usage = '"usage":{"prompt_tokens":4,"completion_tokens":%d}'
+    events = [
+        '{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}],' + usage % 0,
+        '{"choices":[{"index":0,"delta":{"content":"Hi there"}}],' + usage % 2,
+        '{"choices":[{"index":0,"delta":{"content":""},"finish_reason":"stop"}],' + usage % 3,
+        '{"choices":[],' + usage % 3,
+    ]
+    sse = "".join(f"data: {e}}}\n\n" for e in events) + "data: [DONE]\n\n"
+    facts = await _inline("openai-chat", sse)
+    assert facts.source is TokenCountSource.USAGE_CONTINUOUS
+    assert [(c.text, c.tokens) for c in facts.chunks] == [("Hi there", 2), ("", 1)]
+
+
+async def test_together_completions_token_ids_count() -> None:
+    chunk = '{"choices":[{"index":0,"text":"%s","delta":{"token_id":%d,"content":"%s"}}]}'
+    sse = f"data: {chunk % ('Hi', 1, 'Hi')}\n\ndata: {chunk % ('', 2, '')}\n\ndata: [DONE]\n\n"
+    facts = await _inline("openai-completions", sse)
+    assert facts.source is TokenCountSource.TOKEN_ID
+    assert [(c.text, c.tokens) for c in facts.chunks] == [("Hi", 1), ("", 1)]
