@@ -59,10 +59,11 @@ def usage_of(raw: object) -> dict[str, int | None] | None:
         out["reasoning_tokens"] = reasoning
         total = int_or_none(raw.get("total_tokens"))
         if (
-            None not in (prompt, completion, total)
-            and total == (prompt or 0) + (completion or 0) + reasoning
+            prompt is not None
+            and completion is not None
+            and total == prompt + completion + reasoning
         ):
-            out["completion_tokens"] = (completion or 0) + reasoning
+            out["completion_tokens"] = completion + reasoning
     return out
 
 
