@@ -52,6 +52,7 @@ from monitor.limits import (
 )
 from monitor.metrics.prefill import PrefillModel
 from monitor.providers import APIS, PROVIDERS
+from monitor.trace import FluidityScope
 
 ENV_PREFIX = "ETALON_"
 CONFIG_ENV = "ETALON_CONFIG"
@@ -216,6 +217,8 @@ class Target(_Model):
     timeouts: Timeouts = Field(default_factory=Timeouts)
     limits: Limits = Field(default_factory=Limits)
     slo: TargetSlo = Field(default_factory=TargetSlo)
+    fluidity_scope: FluidityScope = FluidityScope.ANSWER
+    """Score the answer only, or every visible chunk (reasoning too, for products that show it)."""
     enabled: bool = True
 
     @field_validator("provider")

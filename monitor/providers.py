@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-APIS: Final = ("openai-chat", "openai-completions", "anthropic")
+APIS: Final = ("openai-chat", "openai-completions", "anthropic", "openai-responses", "gemini")
 """Wire formats the prober speaks; `probe.wire.WIRES` implements exactly these."""
 
 
@@ -27,6 +27,9 @@ class Provider:
     """Where the vendor reports its own timings in the usage chunk (Groq: `x_groq`)."""
     supports_min_tokens: bool = False
     """Accepts `min_tokens`/`ignore_eos` so a probe always yields `max_tokens` tokens."""
+    stream_options: bool = True
+    """Accepts `stream_options` (Mistral answers 422 to it, and sends usage on the last chunk
+    anyway)."""
     extra_headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -76,6 +79,34 @@ PROVIDERS: Final[dict[str, Provider]] = {
             None,
             continuous_usage_stats=True,
             supports_min_tokens=True,
+        ),
+        # OpenAI-compatible vendors; quirks in docs/providers.md
+        Provider(
+            "mistral",
+            "openai-chat",
+            "https://api.mistral.ai/v1",
+            "MISTRAL_API_KEY",
+            stream_options=False,
+        ),
+        Provider("deepseek", "openai-chat", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+        Provider("xai", "openai-chat", "https://api.x.ai/v1", "XAI_API_KEY"),
+        Provider(
+            "cerebras",
+            "openai-chat",
+            "https://api.cerebras.ai/v1",
+            "CEREBRAS_API_KEY",
+            server_timings="time_info",
+        ),
+        Provider("openrouter", "openai-chat", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+        # OpenAI's Responses API: `provider: openai` with `api: openai-responses` is the same thing
+        Provider(
+            "openai-responses", "openai-responses", "https://api.openai.com/v1", "OPENAI_API_KEY"
+        ),
+        Provider(
+            "gemini",
+            "gemini",
+            "https://generativelanguage.googleapis.com/v1beta",
+            "GEMINI_API_KEY",
         ),
         Provider("openai-compatible", "openai-chat", None, None),
         Provider("simulator", "openai-chat", None, None, supports_min_tokens=True),

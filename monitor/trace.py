@@ -1,4 +1,4 @@
-"""The `Trace` record and its JSON Lines codec (`etalon-trace/1`).
+"""The `Trace` record and its JSON Lines codec (`etalon-trace/2`, reading `/1` too).
 
 A trace is everything one probe observed, in integer nanoseconds since the request started, so any
 metric can be recomputed later. It is the one data shape that crosses package lines: the prober
@@ -14,6 +14,10 @@ Every number is range-checked against what the store's columns and the metric en
 The writer keeps the same promise from the other side: `conform` brings a trace into that domain
 (a value out of range becomes null and is kept, as text, in `meta.out_of_range`; NaN and
 infinities in `meta` become strings), so every file the tool writes, it reads back.
+
+Versions: `/2` added the token count source `usage-total` and the field `fluidity_scope`. A trace
+that uses neither is written as `/1`, so readers of `/1` keep reading what they can read; a `/1`
+line that uses them is refused (it was not written by a `/1` writer).
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ from monitor.limits import (
     YEAR_MIN,
 )
 
-FORMAT: Final = "etalon-trace/1"
+FORMAT: Final = "etalon-trace/2"
+FORMAT_V1: Final = "etalon-trace/1"
+FORMATS: Final = (FORMAT_V1, FORMAT)
 MAX_CHUNK_TOKENS: Final = INT16_MAX
 """The most tokens one chunk may carry (the store keeps counts as `smallint`)."""
 HTTP_STATUS_MAX: Final = 999
@@ -82,12 +88,23 @@ class ChunkKind(StrEnum):
 
 
 class TokenCountSource(StrEnum):
-    """Where per-chunk token counts came from, best first."""
+    """Where per-chunk token counts came from, best first (docs/trace-format.md): the vendor's
+    per-chunk counts, the tokenizer's split of the stream's usage totals, the tokenizer alone
+    (no usage, or usage that could not be reconciled), one per chunk."""
 
     USAGE_CONTINUOUS = "usage-continuous"
     TOKEN_ID = "token-id"
+    USAGE_TOTAL = "usage-total"
     TOKENIZER = "tokenizer"
     CHUNK = "chunk"
+
+
+class FluidityScope(StrEnum):
+    """Which chunks fluidity and the other stream metrics score: the answer only, or everything
+    the user sees (reasoning and answer, for products that show reasoning)."""
+
+    ANSWER = "answer"
+    VISIBLE = "visible"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +149,8 @@ class Trace:
     deadlines: Deadlines | None = None
     meta: Mapping[str, Any] | None = None
     """Vendor extras kept verbatim (rate-limit headers, server timings); optional in the format."""
+    fluidity_scope: FluidityScope = FluidityScope.ANSWER
+    """The target's choice of chunks to score (`scored_chunks`); optional in the format."""
     minimal: bool = False
     """Read from the minimal form; written back in the same form."""
 
@@ -139,6 +158,19 @@ class Trace:
     def content_chunks(self) -> tuple[Chunk, ...]:
         """Chunks that carry answer text; reasoning is tracked apart and not scored."""
         return tuple(c for c in self.chunks if c.kind is ChunkKind.CONTENT)
+
+    @property
+    def scored_chunks(self) -> tuple[Chunk, ...]:
+        """The chunks stream metrics (TTFT, TBT, fluidity) score: the answer, or with
+        `fluidity_scope: visible` every chunk the user sees, reasoning included."""
+        if self.fluidity_scope is FluidityScope.VISIBLE:
+            return self.chunks
+        return self.content_chunks
+
+    @property
+    def reasoning_tokens(self) -> int:
+        """Reasoning tokens that streamed (the vendor's hidden reasoning is in `usage`)."""
+        return sum(c.tokens for c in self.chunks if c.kind is ChunkKind.REASONING)
 
     @property
     def output_tokens(self) -> int:
@@ -371,8 +403,9 @@ def _minimal(obj: Mapping[str, Any]) -> Trace:
 
 
 def _full(obj: Mapping[str, Any]) -> Trace:
-    if obj["format"] != FORMAT:
-        raise _FieldError("format", f"{obj['format']!r} is not {FORMAT!r}")
+    version = obj["format"]
+    if version not in FORMATS:
+        raise _FieldError("format", f"{version!r} is not one of {', '.join(FORMATS)}")
     client = _client(obj.get("client"))
     meta = _meta(obj.get("meta"))
     if "started_at" not in obj:
@@ -382,7 +415,7 @@ def _full(obj: Mapping[str, Any]) -> Trace:
             raise _FieldError(key, "missing (may be null)")
     if "phases_ns" not in obj:
         raise _FieldError("phases_ns", "missing")
-    return Trace(
+    trace = Trace(
         probe_id=_str(obj, "probe_id") or "",
         target=_str(obj, "target") or "",
         provider=_str(obj, "provider") or "",
@@ -404,7 +437,31 @@ def _full(obj: Mapping[str, Any]) -> Trace:
         client=client,
         deadlines=_deadlines(obj.get("deadlines")),
         meta=meta,
+        fluidity_scope=_scope(obj),
     )
+    if version == FORMAT_V1 and _version(trace) != FORMAT_V1:
+        raise _FieldError(
+            "format",
+            f"{FORMAT_V1!r} cannot carry token_count_source {trace.token_count_source.value!r} "
+            f"or fluidity_scope {trace.fluidity_scope.value!r} (they need {FORMAT!r})",
+        )
+    return trace
+
+
+def _scope(obj: Mapping[str, Any]) -> FluidityScope:
+    if obj.get("fluidity_scope") is None:
+        return FluidityScope.ANSWER
+    return _enum(obj, "fluidity_scope", FluidityScope)
+
+
+def _version(trace: Trace) -> str:
+    """The oldest format that can hold this trace."""
+    if (
+        trace.token_count_source is TokenCountSource.USAGE_TOTAL
+        or trace.fluidity_scope is not FluidityScope.ANSWER
+    ):
+        return FORMAT
+    return FORMAT_V1
 
 
 def decode(line: str, line_no: int = 1) -> Trace:
@@ -595,7 +652,7 @@ def to_dict(trace: Trace) -> dict[str, Any]:
             obj["deadlines"] = _deadlines_obj(trace.deadlines)
         return obj
     obj = {
-        "format": FORMAT,
+        "format": _version(trace),
         "probe_id": trace.probe_id,
         "target": trace.target,
         "provider": trace.provider,
@@ -620,6 +677,8 @@ def to_dict(trace: Trace) -> dict[str, Any]:
         obj["deadlines"] = _deadlines_obj(trace.deadlines)
     if trace.meta is not None:
         obj["meta"] = dict(trace.meta)
+    if trace.fluidity_scope is not FluidityScope.ANSWER:
+        obj["fluidity_scope"] = trace.fluidity_scope.value
     return obj
 
 

@@ -197,7 +197,7 @@ def probe_command(
     ] = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, max=512)] = None,
     trace_out: Annotated[
-        Path | None, typer.Option("--trace-out", help="Write etalon-trace/1 JSONL here.")
+        Path | None, typer.Option("--trace-out", help="Write etalon-trace JSONL here.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
     target_name: Annotated[

@@ -33,7 +33,7 @@ async def _serve(host: str, port: int, profile: str, seed: int) -> None:
 
 
 HELP = (
-    "Serve OpenAI chat/completions and Anthropic messages SSE from a simulated vendor.\n\n"
+    "Serve OpenAI chat/completions/Responses, Anthropic and Gemini SSE from a simulated vendor.\n\n"
     f"Faults are injected per request with headers: `{FAULT_HEADER}: NAME` "
     f"({', '.join(Fault)}), `X-Sim-Fault-After: N` content chunks before a mid-stream fault "
     "(default 3), `X-Sim-Delay-S` for slow_headers and `X-Sim-Retry-After` for the 429."
@@ -60,7 +60,7 @@ def simulate_command(
         int, typer.Option("--seed", help="Seed of every random draw: same seed, same stream.")
     ] = 0,
 ) -> None:
-    """Serve OpenAI chat/completions and Anthropic messages SSE (help: `HELP` above)."""
+    """Serve the simulated vendor until interrupted (help text: `HELP` above)."""
     if profile not in PRESETS:
         raise typer.BadParameter(f"unknown profile {profile!r}; known: {', '.join(PRESETS)}")
     run(_serve(host, port, profile, seed))

@@ -52,6 +52,20 @@ __all__ = [
 ]
 
 
+def answer_tokens_disagree(trace: Trace) -> bool:
+    """The counted tokens disagree with the stream's usage. `completion_tokens` includes reasoning
+    (docs/trace-format.md): with a reasoning count the answer's share is compared with the answer
+    chunks; without one, everything that streamed is compared with the total."""
+    usage = trace.usage or {}
+    reported = usage.get("completion_tokens")
+    if reported is None:
+        return False
+    reasoning = usage.get("reasoning_tokens")
+    if reasoning is not None:
+        return reported - reasoning != trace.output_tokens
+    return reported != trace.output_tokens + trace.reasoning_tokens
+
+
 class ProbeMetrics:
     """The per-probe families of the contract, registered on the given registry."""
 
@@ -151,8 +165,7 @@ class ProbeMetrics:
         if not ok:
             return
         mismatch = self.mismatch.labels(*base)
-        reported = (trace.usage or {}).get("completion_tokens")
-        if reported is not None and reported != trace.output_tokens:
+        if answer_tokens_disagree(trace):
             mismatch.inc()
         for name, (metric, family) in self.scores.items():
             value = getattr(score, name)
@@ -165,7 +178,7 @@ class ProbeMetrics:
         nonfluid = self.nonfluid.labels(*base)
         if score.fluid is False:
             nonfluid.inc()
-        chunks = trace.content_chunks
+        chunks = trace.scored_chunks
         times = [c.t_ns for c in chunks]
         icl = self.icl.labels(*base)
         for gap in inter_chunk_ns(times):

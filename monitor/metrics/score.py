@@ -137,9 +137,9 @@ def score_matrix(table: RequestTable, decode: Int64Array, prefill: Int64Array) -
     )
     n_tokens, n_chunks = m.n_tokens.tolist(), m.n_chunks.tolist()
     ok_rows, tpots = table.ok.tolist(), table.tpot_ns.tolist()
-    first_any, first, last = (
+    first_any, first_answer, last = (
         table.first_any_ns.tolist(),
-        table.ttft_ns.tolist(),
+        table.first_answer_ns.tolist(),
         table.e2e_ns.tolist(),
     )
     d_star_list, prefill_list, decode_list = d_star.tolist(), prefill.tolist(), decode.tolist()
@@ -155,7 +155,7 @@ def score_matrix(table: RequestTable, decode: Int64Array, prefill: Int64Array) -
                 content_chunks=chunks,
                 tokens_per_chunk=n / chunks if chunks else None,
                 ttft_ns=any_first if ok and any_first >= 0 else None,
-                ttfat_ns=first[r] if scored else None,
+                ttfat_ns=first_answer[r] if scored and first_answer[r] >= 0 else None,
                 tpot_ns=None if not ok or math.isnan(tpot) else tpot,
                 e2e_ns=last[r] if scored else None,
                 prefill_deadline_ns=prefill_list[r],

@@ -50,6 +50,9 @@ class RequestTable:
     e2e_ns: Int64Array
     tpot_ns: FloatArray
     first_any_ns: Int64Array
+    first_answer_ns: Int64Array
+    """First answer (content) token, -1 when none came: TTFAT. It equals `ttft_ns` unless the
+    trace is scored on its whole visible stream (`fluidity_scope: visible`)."""
 
     @property
     def output_tokens(self) -> Int64Array:
@@ -86,9 +89,13 @@ def _first_token_ns(t: Trace) -> int:
     return next((c.t_ns for c in t.chunks if c.tokens > 0), -1)
 
 
+def _first_answer_ns(t: Trace) -> int:
+    return next((c.t_ns for c in t.content_chunks if c.tokens > 0), -1)
+
+
 def build_table(traces: Sequence[Trace]) -> RequestTable:
     chunks = [
-        ([c.t_ns for c in t.content_chunks], [c.tokens for c in t.content_chunks]) for t in traces
+        ([c.t_ns for c in t.scored_chunks], [c.tokens for c in t.scored_chunks]) for t in traces
     ]
     prompt = np.array([prompt_length(t) for t in traces], dtype=np.int64)
     return table_from_matrix(
@@ -97,6 +104,7 @@ def build_table(traces: Sequence[Trace]) -> RequestTable:
         outcomes=[t.outcome.value for t in traces],
         prompt_tokens=prompt,
         first_any_ns=np.array([_first_token_ns(t) for t in traces], dtype=np.int64),
+        first_answer_ns=np.array([_first_answer_ns(t) for t in traces], dtype=np.int64),
     )
 
 
@@ -106,6 +114,7 @@ def table_from_matrix(
     outcomes: list[str],
     prompt_tokens: Int64Array,
     first_any_ns: Int64Array | None = None,
+    first_answer_ns: Int64Array | None = None,
 ) -> RequestTable:
     """The per-request basics of an already built matrix (bulk paths skip `Trace` objects;
     without `first_any_ns` every token is taken as an answer token)."""
@@ -133,6 +142,7 @@ def table_from_matrix(
         e2e_ns=last.astype(np.int64),
         tpot_ns=tpot,
         first_any_ns=first.astype(np.int64) if first_any_ns is None else first_any_ns,
+        first_answer_ns=first.astype(np.int64) if first_answer_ns is None else first_answer_ns,
     )
 
 

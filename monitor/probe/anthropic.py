@@ -27,6 +27,8 @@ ANTHROPIC_VERSION = "2023-06-01"
 
 class AnthropicWire:
     api: ClassVar[str] = "anthropic"
+    reasoning_summaries: ClassVar[bool] = True
+    """Claude 4 models stream a summary of their thinking; `output_tokens` bills the whole of it."""
 
     def build_request(self, target: Target, prompt: Prompt, max_tokens: int) -> WireRequest:
         body: dict[str, Any] = {

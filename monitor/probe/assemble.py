@@ -101,7 +101,34 @@ def reconcile(counts: Sequence[int], total: int) -> list[int]:
     return [1 + f for f in floors]
 
 
-def _count_tokens(facts: StreamFacts, p: _Pending, tokenizer: Tokenizer | None) -> list[int]:
+def _rescale(counts: list[int], index: Sequence[int], total: int) -> bool:
+    """Scale `counts` at `index` to sum to `total` (in place); False when they can't (fewer tokens
+    than chunks, or no chunks for a nonzero total)."""
+    if not index:
+        return total == 0
+    if total < len(index):
+        return False
+    part = [counts[i] for i in index]
+    if sum(part) != total:
+        for i, n in zip(index, reconcile(part, total), strict=True):
+            counts[i] = n
+    return True
+
+
+def _count_tokens(
+    facts: StreamFacts, p: _Pending, tokenizer: Tokenizer | None, *, summaries: bool
+) -> list[int]:
+    """Per-chunk token counts, from the best source the stream offers (docs/trace-format.md).
+
+    Token ids and continuous usage are what streamed and are kept as they are, whatever the final
+    usage says. Otherwise the tokenizer splits the stream's own totals: answer chunks share
+    `completion_tokens - reasoning_tokens`, reasoning chunks share `reasoning_tokens` unless the API
+    streams reasoning summaries (then they keep the tokenizer's counts); without a reasoning count
+    all chunks share `completion_tokens`. Totals that can't be split (fewer tokens than chunks, a
+    summary next to an unknown answer total) leave the tokenizer's counts: source `tokenizer`.
+    Example (DeepSeek): completion 219 with reasoning 205 over 205 reasoning and 13 answer chunks →
+    1 token per reasoning chunk, the answer chunks split 14.
+    """
     n = len(p)
     if n and all(c is not None for c in p.cumulative):
         facts.source = TokenCountSource.USAGE_CONTINUOUS
@@ -113,15 +140,26 @@ def _count_tokens(facts: StreamFacts, p: _Pending, tokenizer: Tokenizer | None) 
         facts.source = TokenCountSource.CHUNK
         return [1] * n
     facts.source = TokenCountSource.TOKENIZER
-    counts = [max(c, 1) for c in p.counted]
+    guessed = [max(c, 1) for c in p.counted]
     usage = facts.usage or {}
     total = usage.get("completion_tokens")
-    if total:
-        hidden = usage.get("reasoning_tokens") or 0
-        if not any(p.reasoning):
-            total -= hidden
-        if total >= n and total != sum(counts):
-            counts = reconcile(counts, total)
+    if not total:
+        return guessed
+    hidden = usage.get("reasoning_tokens")
+    answer = [i for i in range(n) if not p.reasoning[i]]
+    thought = [i for i in range(n) if p.reasoning[i]]
+    counts = list(guessed)
+    if hidden is not None:
+        ok = _rescale(counts, answer, total - hidden)
+        if thought and not summaries:
+            ok = ok and _rescale(counts, thought, hidden)
+    elif thought and summaries:
+        ok = False  # the answer's share of the total is unknown
+    else:
+        ok = _rescale(counts, range(n), total)
+    if not ok:
+        return guessed
+    facts.source = TokenCountSource.USAGE_TOTAL
     return counts
 
 
@@ -146,6 +184,7 @@ class StreamAssembler:
         """A `catch_up` callback is queued; the read loop queues at most one."""
         self._start = start_ns
         self._classify = wire.classify
+        self._summaries = wire.reasoning_summaries
         self._count = tokenizer.count if tokenizer is not None else None
         self._tokenizer = tokenizer
         self._keep_text = keep_text
@@ -211,16 +250,24 @@ class StreamAssembler:
             ev.completion_tokens_so_far = None
         if ev.completion_tokens_so_far is not None:
             self._cumulative = ev.completion_tokens_so_far
-        for reasoning, text in ((True, ev.reasoning), (False, ev.text)):
-            if text:
-                p = self._pending
-                p.t_ns.append(t_ns)
-                p.reasoning.append(reasoning)
-                p.text.append(text)
-                p.token_ids.append(ev.token_ids)
-                p.cumulative.append(ev.completion_tokens_so_far)
-                p.previous.append(previous)
-                p.counted.append(self._count(text) if self._count is not None else 0)
+        pieces = [(r, x) for r, x in ((True, ev.reasoning), (False, ev.text)) if x]
+        so_far = ev.completion_tokens_so_far
+        grew = so_far is not None and previous is not None and so_far > previous
+        if not pieces and (ev.token_ids or grew):
+            # tokens without text (half a character, the end-of-sequence token), by token ids or
+            # by the growth of continuous usage: still generated tokens, so a chunk of the kind the
+            # stream was in
+            p = self._pending
+            pieces = [(bool(p.reasoning) and p.reasoning[-1], "")]
+        for reasoning, text in pieces:
+            p = self._pending
+            p.t_ns.append(t_ns)
+            p.reasoning.append(reasoning)
+            p.text.append(text)
+            p.token_ids.append(ev.token_ids)
+            p.cumulative.append(ev.completion_tokens_so_far)
+            p.previous.append(previous)
+            p.counted.append(self._count(text) if self._count is not None and text else 0)
         if ev.usage is not None:
             _merge_usage(facts, checked_usage(ev.usage, facts.implausible))
         if ev.finish_reason is not None:
@@ -240,7 +287,7 @@ class StreamAssembler:
         facts.trailing_bytes = self._parser.pending and not self.stop
         facts.keepalives = self._parser.comments
         pending = self._pending
-        counts = _count_tokens(facts, pending, self._tokenizer)
+        counts = _count_tokens(facts, pending, self._tokenizer, summaries=self._summaries)
         keep = self._keep_text
         facts.text_chars = sum(map(len, pending.text)) if keep else 0
         facts.chunks = [

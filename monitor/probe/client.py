@@ -186,6 +186,7 @@ class Prober:
             region=region or target.region or "",
             requested_prompt_tokens=prompt.tokens,
             max_tokens=max_tokens,
+            fluidity_scope=target.fluidity_scope,
         )
         task = asyncio.current_task()
         assert task is not None, "probe() must run inside a task"

@@ -3,6 +3,8 @@
 Role-only first chunk (no token), `delta.content` / `delta.reasoning` (or the older
 `reasoning_content`), `finish_reason`, a usage-only chunk with `choices: []` before `data: [DONE]`,
 errors as `data: {"error": {...}}`. Together sends `delta.token_id`, vLLM may send `token_ids`.
+A refusal arrives in `delta.refusal` with `content: null`: the user reads it as the answer, so it
+is answer text.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def token_ids_in(choice: dict[str, Any], delta: dict[str, Any]) -> int | None:
 
 class OpenAIChatWire:
     api: ClassVar[str] = "openai-chat"
+    reasoning_summaries: ClassVar[bool] = False
 
     def build_request(self, target: Target, prompt: Prompt, max_tokens: int) -> WireRequest:
         body = stream_body(target, max_tokens)
@@ -48,7 +51,12 @@ def _read_delta(choice: dict[str, Any], out: WireEvent) -> None:
         content = delta.get("content")
         if isinstance(content, str):
             out.text = content
+        refusal = delta.get("refusal")
+        if isinstance(refusal, str):
+            out.text += refusal
         reasoning = delta.get("reasoning") or delta.get("reasoning_content")
         if isinstance(reasoning, str):
             out.reasoning = reasoning
-        out.token_ids = token_ids_in(choice, delta)
+        ids = token_ids_in(choice, delta)
+        if ids is not None:
+            out.token_ids = ids

@@ -12,16 +12,17 @@ from monitor.probe.wire import WireEvent, int_or_none, parse_json, provider_of
 
 def stream_body(target: Target, max_tokens: int) -> dict[str, Any]:
     provider = provider_of(target)
-    options: dict[str, Any] = {"include_usage": True}
-    if provider.continuous_usage_stats:
-        options["continuous_usage_stats"] = True
     body: dict[str, Any] = {
         "model": target.model,
         "stream": True,
         "max_tokens": max_tokens,
         "temperature": 0,
-        "stream_options": options,
     }
+    if provider.stream_options:
+        options: dict[str, Any] = {"include_usage": True}
+        if provider.continuous_usage_stats:
+            options["continuous_usage_stats"] = True
+        body["stream_options"] = options
     if provider.supports_min_tokens:
         body["min_tokens"] = max_tokens
         body["ignore_eos"] = True
@@ -33,18 +34,36 @@ def bearer(key: str) -> dict[str, str]:
 
 
 def usage_of(raw: object) -> dict[str, int | None] | None:
+    """The project's usage: `completion_tokens` counts every generated token, reasoning included.
+
+    OpenAI counts `completion_tokens_details.reasoning_tokens` inside `completion_tokens`; xAI
+    reports them apart (its `total_tokens` is prompt + completion + reasoning). The stream's own
+    total tells which: when it equals prompt + completion + reasoning, the reasoning is added in.
+    Example (xAI grok-3-mini): prompt 12, completion 1, reasoning 290, total 303 = 12 + 1 + 290
+    → completion_tokens 291, reasoning_tokens 290.
+    """
     if not isinstance(raw, dict):
         return None
     details = raw.get("prompt_tokens_details")
     cached = int_or_none(details.get("cached_tokens")) if isinstance(details, dict) else None
+    prompt = int_or_none(raw.get("prompt_tokens"))
+    completion = int_or_none(raw.get("completion_tokens"))
     out: dict[str, int | None] = {
-        "prompt_tokens": int_or_none(raw.get("prompt_tokens")),
-        "completion_tokens": int_or_none(raw.get("completion_tokens")),
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
         "cached_tokens": cached,
     }
-    completion = raw.get("completion_tokens_details")
-    if isinstance(completion, dict) and int_or_none(completion.get("reasoning_tokens")):
-        out["reasoning_tokens"] = int_or_none(completion.get("reasoning_tokens"))
+    extra = raw.get("completion_tokens_details")
+    reasoning = int_or_none(extra.get("reasoning_tokens")) if isinstance(extra, dict) else None
+    if reasoning:
+        out["reasoning_tokens"] = reasoning
+        total = int_or_none(raw.get("total_tokens"))
+        if (
+            prompt is not None
+            and completion is not None
+            and total == prompt + completion + reasoning
+        ):
+            out["completion_tokens"] = completion + reasoning
     return out
 
 
@@ -65,6 +84,14 @@ def apply_common(obj: dict[str, Any], out: WireEvent) -> None:
     if usage is not None:
         out.usage = usage
         out.completion_tokens_so_far = usage.get("completion_tokens")
+    token = obj.get("token")
+    if isinstance(token, dict) and int_or_none(token.get("id")) is not None:
+        out.token_ids = 1  # Together's older shape: one token object per event
+    timings = obj.get("time_info")
+    if isinstance(timings, dict):  # Cerebras: its own queue/prompt/completion times
+        out.server_timings = {
+            k: v for k, v in timings.items() if isinstance(v, int | float) and k.endswith("_time")
+        }
     groq = obj.get("x_groq")
     if isinstance(groq, dict):
         if isinstance(groq.get("id"), str):

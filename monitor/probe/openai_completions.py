@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from monitor.config import Target
+from monitor.probe.openai_chat import token_ids_in
 from monitor.probe.openai_common import bearer, classify_openai, stream_body
 from monitor.probe.prompts import Prompt
 from monitor.probe.sse import SseEvent
@@ -13,6 +14,7 @@ from monitor.probe.wire import WireEvent, WireRequest, provider_of, with_params
 
 class OpenAICompletionsWire:
     api: ClassVar[str] = "openai-completions"
+    reasoning_summaries: ClassVar[bool] = False
 
     def build_request(self, target: Target, prompt: Prompt, max_tokens: int) -> WireRequest:
         body = stream_body(target, max_tokens)
@@ -30,6 +32,7 @@ class OpenAICompletionsWire:
 def _read_text(choice: dict[str, Any], out: WireEvent) -> None:
     if isinstance(choice.get("text"), str):
         out.text = choice["text"]
-    ids = choice.get("token_ids")
-    if isinstance(ids, list):
-        out.token_ids = len(ids)
+    delta = choice.get("delta")  # Together puts `token_id` in a delta here too
+    ids = token_ids_in(choice, delta if isinstance(delta, dict) else {})
+    if ids is not None:
+        out.token_ids = ids

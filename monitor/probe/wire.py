@@ -33,7 +33,9 @@ class WireEvent:
     text: str = ""
     reasoning: str = ""
     token_ids: int | None = None
-    """Tokens in this event by the server's own count (token ids sent per chunk)."""
+    """Tokens in this event by the server's own count (token ids sent per chunk). An event with
+    token ids and no text (half a multi-byte character, the end-of-sequence token) still carries
+    generated tokens: it becomes a chunk with empty text."""
     completion_tokens_so_far: int | None = None
     """Cumulative completion tokens reported with this event (continuous usage stats)."""
     usage: dict[str, int | None] | None = None
@@ -72,6 +74,10 @@ def int_or_none(value: object) -> int | None:
 
 class Wire(Protocol):
     api: ClassVar[str]
+    reasoning_summaries: ClassVar[bool]
+    """The reasoning this API streams is a summary written for the user (OpenAI Responses, Gemini
+    thoughts), not the reasoning tokens themselves: usage's reasoning count says nothing about it,
+    so its chunks keep the tokenizer's counts."""
 
     def build_request(self, target: Target, prompt: Prompt, max_tokens: int) -> WireRequest: ...
 
@@ -93,10 +99,18 @@ def provider_of(target: Target) -> Provider:
 
 def _table() -> dict[str, Wire]:
     from monitor.probe.anthropic import AnthropicWire  # noqa: PLC0415  (cycle)
+    from monitor.probe.gemini import GeminiWire  # noqa: PLC0415  (cycle)
     from monitor.probe.openai_chat import OpenAIChatWire  # noqa: PLC0415  (cycle)
     from monitor.probe.openai_completions import OpenAICompletionsWire  # noqa: PLC0415  (cycle)
+    from monitor.probe.openai_responses import OpenAIResponsesWire  # noqa: PLC0415  (cycle)
 
-    wires: tuple[Wire, ...] = (OpenAIChatWire(), OpenAICompletionsWire(), AnthropicWire())
+    wires: tuple[Wire, ...] = (
+        OpenAIChatWire(),
+        OpenAICompletionsWire(),
+        AnthropicWire(),
+        OpenAIResponsesWire(),
+        GeminiWire(),
+    )
     return {w.api: w for w in wires}
 
 

@@ -53,7 +53,8 @@ class ScoredTarget:
     min_deadline_ns: Int64Array
     """`D*` per probe; -1 where undefined."""
     content: tuple[tuple[Chunk, ...], ...]
-    """Each probe's content chunks, extracted once (the trace property rebuilds them per call)."""
+    """Each probe's scored chunks (`Trace.scored_chunks`: the answer, or all visible chunks),
+    extracted once (the trace property rebuilds them per call)."""
 
     @property
     def ok(self) -> BoolArray:
@@ -85,7 +86,7 @@ def score_target(
         scored=scored_mask(records),
         fluidity_index=float_column(records, "fluidity_index"),
         min_deadline_ns=int_column(records, "min_decode_deadline_ns"),
-        content=tuple(t.content_chunks for t in traces),
+        content=tuple(t.scored_chunks for t in traces),
     )
 
 

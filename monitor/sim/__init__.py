@@ -1,4 +1,5 @@
-"""The simulated vendor: OpenAI chat/completions and Anthropic messages SSE, deterministic per seed.
+"""The simulated vendor: OpenAI chat, completions and Responses, Anthropic and Gemini SSE,
+deterministic per seed.
 
 Every test and demo talks to it over loopback. `start_simulator()` runs one in-process; the
 `etalon-monitor simulate` command runs one standalone.

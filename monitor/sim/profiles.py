@@ -37,6 +37,9 @@ class Profile:
     """vLLM-style `token_ids` per chunk."""
     groq_timings: bool = False
     """Groq-style `x_groq.usage` with server timings on the final chunk."""
+    reasoning_chunks: int = 0
+    """The first this many chunks of each response are reasoning, in the API's reasoning channel
+    (legacy completions has none: they go out as text). They count towards `max_tokens`."""
 
     def slowdown(self, hour: int) -> float:
         return self.hourly_slowdown[hour % 24] if len(self.hourly_slowdown) == 24 else 1.0

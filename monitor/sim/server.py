@@ -1,5 +1,9 @@
 """The simulator's aiohttp server, its send log, and `start_simulator()` for in-process use.
 
+APIs: OpenAI chat, completions and Responses (`/v1/responses`), Anthropic messages, Gemini
+(`/v1/models/{model}:streamGenerateContent?alt=sse`, also under `/v1beta`, key in
+`x-goog-api-key`).
+
 Each request gets a `SimRequest` record holding what was asked, which fault struck and the
 `perf_counter_ns()` stamp taken just before each event was handed to the socket: the ground truth
 the prober's stamps are compared with (same clock in-process, and CLOCK_MONOTONIC across processes
@@ -34,7 +38,7 @@ HANG_CAP_S = 300.0
 class Send:
     t_ns: int
     kind: str
-    """open | content | close | terminator | error | garbage."""
+    """open | reasoning | content | close | terminator | error | garbage."""
     tokens: int = 0
 
 
@@ -48,6 +52,8 @@ class SimRequest:
     fault: Fault | None
     received_ns: int
     authorized: bool
+    path_qs: str = ""
+    """The request's path and query, as received (tests check no key travels in the URL)."""
     status: int | None = None
     plan: Plan | None = None
     sends: list[Send] = field(default_factory=list)
@@ -68,20 +74,40 @@ class SimRequest:
         }
 
 
+def _texts(parts: object) -> list[str]:
+    if not isinstance(parts, list):
+        return []
+    return [b["text"] for b in parts if isinstance(b, dict) and isinstance(b.get("text"), str)]
+
+
 def _prompt_text(api: str, body: dict[str, Any]) -> str:
     if api == "openai-completions":
         prompt = body.get("prompt", "")
         return prompt if isinstance(prompt, str) else ""
+    if api == "openai-responses" and isinstance(body.get("input"), str):
+        return str(body["input"])
+    if api == "gemini":
+        contents = body.get("contents")
+        if not isinstance(contents, list):
+            return ""
+        return "".join(t for c in contents if isinstance(c, dict) for t in _texts(c.get("parts")))
     parts: list[str] = []
-    for message in body.get("messages") or []:
+    for message in body.get("input") or body.get("messages") or []:
         content = message.get("content") if isinstance(message, dict) else None
         if isinstance(content, str):
             parts.append(content)
         elif isinstance(content, list):
-            parts.extend(
-                b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str)
-            )
+            parts.extend(_texts(content))
     return "".join(parts)
+
+
+def _max_tokens(api: str, body: dict[str, Any]) -> object:
+    if api == "openai-responses":
+        return body.get("max_output_tokens")
+    if api == "gemini":
+        config = body.get("generationConfig")
+        return config.get("maxOutputTokens") if isinstance(config, dict) else None
+    return body.get("max_tokens")
 
 
 def _json_error(
@@ -126,6 +152,9 @@ class Simulator:
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/completions", self._completions)
         app.router.add_post("/v1/messages", self._messages)
+        app.router.add_post("/v1/responses", self._responses)
+        app.router.add_post("/v1/models/{action}", self._gemini)
+        app.router.add_post("/v1beta/models/{action}", self._gemini)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/_sim/log", self._log)
         return app
@@ -147,6 +176,18 @@ class Simulator:
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         return await self._handle(request, "anthropic")
 
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        return await self._handle(request, "openai-responses")
+
+    async def _gemini(self, request: web.Request) -> web.StreamResponse:
+        _model, _, method = request.match_info["action"].partition(":")
+        if method != "streamGenerateContent":
+            return _json_error(404, "not_found", "only streamGenerateContent is simulated")
+        if request.query.get("alt") != "sse":
+            # the real endpoint then streams one JSON array, which no SSE reader can use
+            return _json_error(400, "invalid_request_error", "only alt=sse is simulated")
+        return await self._handle(request, "gemini")
+
     async def _models(self, _request: web.Request) -> web.Response:
         return web.json_response(
             {"object": "list", "data": [{"id": "sim-model", "object": "model"}]}
@@ -160,6 +201,8 @@ class Simulator:
             return True
         if api == "anthropic":
             return request.headers.get("x-api-key") == self.api_key
+        if api == "gemini":
+            return request.headers.get("x-goog-api-key") == self.api_key
         return request.headers.get("Authorization") == f"Bearer {self.api_key}"
 
     async def _handle(self, request: web.Request, api: str) -> web.StreamResponse:
@@ -169,7 +212,8 @@ class Simulator:
             body = await request.json()
         except (ValueError, UnicodeDecodeError):
             return _json_error(400, "invalid_request_error", "body is not JSON")
-        if not isinstance(body, dict) or not body.get("stream"):
+        streaming = api == "gemini" or (isinstance(body, dict) and body.get("stream"))
+        if not isinstance(body, dict) or not streaming:
             return _json_error(400, "invalid_request_error", "only stream=true is simulated")
         self._counter += 1
         if self.switch is not None and self._counter > self.switch.after_requests:
@@ -177,7 +221,7 @@ class Simulator:
         request_id = f"sim-{self._counter}"
         text = _prompt_text(api, body)
         prompt_tokens = self._tokenizer.count(text)
-        raw_max = body.get("max_tokens")
+        raw_max = _max_tokens(api, body)
         max_tokens = raw_max if isinstance(raw_max, int) and raw_max > 0 else 16
         rng = rng_for(self.seed, api, text, max_tokens)
         try:
@@ -193,6 +237,7 @@ class Simulator:
             fault=fault,
             received_ns=received,
             authorized=self._authorized(request, api),
+            path_qs=request.path_qs,
         )
         async with self._arrived:
             self.requests.append(record)
@@ -214,7 +259,12 @@ class Simulator:
         if not record.authorized:
             record.status = 401
             # like some vendors, echo what was presented: the prober must scrub it
-            presented = headers.get("x-api-key") or headers.get("Authorization") or ""
+            presented = (
+                headers.get("x-api-key")
+                or headers.get("x-goog-api-key")
+                or headers.get("Authorization")
+                or ""
+            )
             presented = presented.removeprefix("Bearer ")
             return _json_error(401, "authentication_error", f"Incorrect API key: {presented}")
         fault = record.fault
@@ -258,9 +308,12 @@ class Simulator:
             request_id=record.id,
             model=record.model,
             prompt_tokens=record.prompt_tokens,
-            include_usage=bool(options.get("include_usage")),
+            # Responses and Gemini always report usage
+            include_usage=bool(options.get("include_usage"))
+            or record.api in ("openai-responses", "gemini"),
             continuous_usage=bool(options.get("continuous_usage_stats")),
             token_ids=self.profile.send_token_ids,
+            reasoning_chunks=self.profile.reasoning_chunks,
         )
         resp = web.StreamResponse(
             status=200,
@@ -310,7 +363,7 @@ class Simulator:
             await asyncio.sleep(max(due - loop.time(), 0.0))
             if i == after:
                 if fault is Fault.ERROR_EVENT:
-                    await send(frames.error(), "error")
+                    await send(frames.error(info), "error")
                     await resp.write_eof()
                     return
                 if fault is Fault.RESET:
@@ -323,6 +376,13 @@ class Simulator:
                     await send(b"this line is not server-sent events\n\n", "garbage")
                     await send(b"data: {not json at all\n\n", "garbage")
             so_far += k
+            if i < info.reasoning_chunks:
+                info.reasoning_sent += k
+                thought = frames.reasoning(info, text, k, so_far)
+                if thought is not None:
+                    await send(thought, "reasoning", k)
+                    continue
+                info.reasoning_sent -= k  # no reasoning channel: it goes out as text
             await send(frames.content(info, text, k, so_far), "content", k)
         if fault is Fault.NEVER_END:
             deadline = loop.time() + HANG_CAP_S
@@ -342,7 +402,7 @@ class Simulator:
         for data in frames.closing(info, so_far, timings):
             await send(data, "close")
         if fault is not Fault.NO_TERMINATOR:
-            await send(frames.terminator(), "terminator")
+            await send(frames.terminator(info), "terminator")
         await resp.write_eof()
 
     @staticmethod

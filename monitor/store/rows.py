@@ -19,6 +19,7 @@ from monitor.trace import (
     Chunk,
     ChunkKind,
     Deadlines,
+    FluidityScope,
     Outcome,
     TokenCountSource,
     Trace,
@@ -57,6 +58,7 @@ INPUT_COLUMNS: tuple[str, ...] = (
     "chunk_tokens",
     "chunk_kinds",
     "chunk_texts",
+    "fluidity_scope",
 )
 """Columns that hold what the trace said (written at ingest, read back by `trace_from_row`)."""
 
@@ -131,6 +133,7 @@ def trace_columns(trace: Trace, *, store_text: bool = True) -> dict[str, Any]:
         "chunk_tokens": [c.tokens for c in trace.chunks],
         "chunk_kinds": kinds if any(kinds) else None,
         "chunk_texts": texts if any(t is not None for t in texts) else None,
+        "fluidity_scope": trace.fluidity_scope.value,
     }
 
 
@@ -187,4 +190,5 @@ def trace_from_row(row: Mapping[Any, Any]) -> Trace:
         client=row["client"],
         deadlines=deadlines,
         meta=row["meta"],
+        fluidity_scope=FluidityScope(row["fluidity_scope"]),
     )

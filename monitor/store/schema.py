@@ -130,6 +130,7 @@ probes = Table(
     Column("chunk_tokens", ARRAY(SmallInteger), nullable=False),
     Column("chunk_kinds", ARRAY(SmallInteger), comment="NULL: all content; 0 content, 1 reasoning"),
     Column("chunk_texts", ARRAY(Text), comment="NULL when not stored"),
+    Column("fluidity_scope", Text, nullable=False, server_default="answer"),
     # summary columns: the ScoreRecord of each probe, declared in monitor.metrics.catalogue
     *(Column(m.name, SQL_TYPES[m.sql], nullable=m.nullable) for m in CATALOGUE),
     Index(None, "started_at", postgresql_using="brin"),

@@ -19,6 +19,7 @@ from monitor.config import (
     masked,
     missing_keys,
 )
+from monitor.trace import FluidityScope
 
 DATA = Path(__file__).parent.parent / "data" / "config"
 
@@ -48,7 +49,7 @@ BAD = {
     ),
     "slo-out-of-range.yaml": "targets.x.slo.fluid_ratio: Input should be less than or equal to 1",
     "spread-not-inside-interval.yaml": "schedule.spread must be shorter than schedule.every",
-    "unknown-api.yaml": "targets.x.api: unknown api 'openai-responses'",
+    "unknown-api.yaml": "targets.x.api: unknown api 'openai-realtime'",
     "unknown-key.yaml": "targets.groq.tokn: unknown key",
     "unknown-provider.yaml": "targets.x.provider: unknown provider 'openia'",
     "unknown-top-level-key.yaml": "target: unknown key",
@@ -94,10 +95,12 @@ def test_full_config_resolves_presets_and_options() -> None:
     assert vllm.limits.max_bytes == 16 << 20
     assert (vllm.limits.max_events, vllm.limits.max_event_bytes) == (131072, 2 << 20)
     assert s.targets["anthropic-haiku"].limits.max_bytes == 8 << 20  # the default
+    assert vllm.fluidity_scope is FluidityScope.VISIBLE
     assert s.target_region("local-vllm") == "eu-central"
     haiku = s.targets["anthropic-haiku"]
     assert haiku.resolved_base_url == "https://api.anthropic.com/v1"
     assert haiku.slo.fluid_ratio == 0.99  # the default objective
+    assert haiku.fluidity_scope is FluidityScope.ANSWER  # the default: the answer only
     assert s.target_region("anthropic-haiku") == "eu-west"  # falls back to the daemon's region
     assert s.schedule.every_s == 3600.0
     assert (s.changes.false_alarms_per_1000, s.changes.window) == (0.5, 60)

@@ -1,12 +1,15 @@
-"""The `etalon-trace/1` JSONL codec: lossless round trips and errors that name line and field."""
+"""The trace codec (`etalon-trace/2`, reads `/1`): round trips, errors naming line and field."""
 
 import io
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from monitor import trace as codec
-from monitor.trace import Outcome, TokenCountSource
+from monitor.metrics.analysis import build_table
+from monitor.trace import Chunk, ChunkKind, FluidityScope, Outcome, TokenCountSource, Trace
 
 DATA = Path(__file__).parents[1] / "data" / "traces"
 
@@ -83,3 +86,56 @@ def test_iter_traces_stops_at_first_bad_line() -> None:
     with pytest.raises(codec.TraceFormatError) as e:
         list(codec.iter_traces((DATA / "bad.jsonl").open()))
     assert e.value.line == 2
+
+
+FIRST_LINE = (DATA / "full.jsonl").read_text().splitlines()[0]
+
+
+def _v2(line: str, **changes: object) -> str:
+    obj = json.loads(line)
+    obj.update(changes)
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def test_version_2_fields_round_trip_and_need_version_2() -> None:
+    line = _v2(
+        FIRST_LINE,
+        format="etalon-trace/2",
+        token_count_source="usage-total",
+        fluidity_scope="visible",
+    )
+    t = codec.decode(line)
+    assert t.token_count_source is TokenCountSource.USAGE_TOTAL
+    assert t.fluidity_scope is FluidityScope.VISIBLE
+    assert codec.encode(t) == line
+    # the same fields under /1 are refused, naming the format
+    with pytest.raises(codec.TraceFormatError) as err:
+        codec.decode(_v2(line, format="etalon-trace/1"))
+    assert err.value.field == "format" and "etalon-trace/2" in err.value.problem
+
+
+def test_a_trace_version_1_can_hold_is_written_as_version_1() -> None:
+    t = codec.decode(_v2(FIRST_LINE, format="etalon-trace/2"))
+    assert json.loads(codec.encode(t))["format"] == "etalon-trace/1"
+    assert json.loads(codec.encode(replace(t, fluidity_scope=FluidityScope.VISIBLE)))["format"] == (
+        "etalon-trace/2"
+    )
+    with pytest.raises(codec.TraceFormatError) as err:
+        codec.decode(_v2(FIRST_LINE, format="etalon-trace/3"))
+    assert err.value.field == "format"
+
+
+def test_scored_chunks_follow_the_fluidity_scope() -> None:
+    chunks = (
+        Chunk(100, 5, ChunkKind.REASONING),
+        Chunk(300, 1, ChunkKind.CONTENT),
+        Chunk(320, 2, ChunkKind.CONTENT),
+    )
+    answer = Trace("p", chunks, 10)
+    visible = replace(answer, fluidity_scope=FluidityScope.VISIBLE)
+    assert answer.scored_chunks == chunks[1:] and visible.scored_chunks == chunks
+    assert (answer.output_tokens, answer.reasoning_tokens) == (3, 5)
+    # scoring follows: TTFT is the first answer chunk (300 ns) or the first visible one (100 ns)
+    table = build_table([answer, visible])
+    assert table.ttft_ns.tolist() == [300, 100]
+    assert table.output_tokens.tolist() == [3, 8]

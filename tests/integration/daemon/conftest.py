@@ -43,14 +43,17 @@ def daemon_settings(
     *,
     prompts: tuple[int, ...] = (16, 32),
     region: str = "lab",
+    apis: dict[str, str] | None = None,
     **schedule: Any,
 ) -> Settings:
+    """`apis` picks a wire format per target name (default: the simulator preset's, OpenAI chat)."""
     targets = {
         name: {
             "provider": "simulator",
             "base_url": sim.base_url,
             "model": f"model-{name}",
             "workloads": {"prompt_tokens": list(prompts), "max_tokens": 8},
+            **({"api": apis[name]} if apis and name in apis else {}),
         }
         for name, sim in sims.items()
     }

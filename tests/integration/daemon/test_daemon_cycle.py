@@ -242,3 +242,19 @@ async def test_stop_cancels_probes_still_running_after_the_grace_period(
         assert await probe_rows(store) == []  # a cancelled probe is not a measurement
     finally:
         await sim.stop()
+
+
+async def test_responses_and_gemini_targets_run_a_cycle(
+    store: Store, database_url: str, tmp_path: Path, sims: dict[str, RunningSimulator]
+) -> None:
+    apis = {"alpha": "openai-responses", "beta": "gemini"}
+    settings = daemon_settings(database_url, tmp_path, sims, apis=apis, rounds_per_cycle=1)
+    async with running_daemon(settings) as d:
+        await d.daemon.cycles_complete.wait()
+        traces = await store.traces()
+        assert sorted((t.target, t.api, t.outcome.value) for t in traces) == [
+            (name, apis[name], "ok") for name in ("alpha", "alpha", "beta", "beta")
+        ]
+        assert {t.output_tokens for t in traces} == {8}  # max_tokens, one token per chunk
+        assert {t.finish_reason for t in traces} == {"max_output_tokens", "MAX_TOKENS"}
+        assert await d.stop() == 0

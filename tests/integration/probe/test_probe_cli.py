@@ -158,3 +158,28 @@ async def test_simulate_command_serves_until_sigterm() -> None:
         proc.terminate()
         code = await asyncio.wait_for(proc.wait(), 30)
     assert code == 0
+
+
+@pytest.mark.parametrize("api", ["openai-responses", "gemini"])
+async def test_probe_speaks_responses_and_gemini(
+    api: str, start_simulator_factory: StartSimulator, tmp_path: Path
+) -> None:
+    # the simulator demands the key in the API's own header (Bearer, x-goog-api-key)
+    sim = await start_simulator_factory("test", api_key=KEY)
+    out_file = tmp_path / "traces.jsonl"
+    code, out, err = await run_cli(
+        "probe", "--base-url", sim.base_url, "--model", "sim-model", "--api", api,
+        "--api-key-env", "SIM_KEY", "--prompt-tokens", "32", "--max-tokens", "5",
+        "--requests", "2", "--trace-out", str(out_file), "--json",
+        env={"SIM_KEY": KEY},
+    )  # fmt: skip
+    assert code == 0, err
+    traces = trace_codec.read(out_file.read_text().splitlines()).traces
+    assert [(t.outcome, t.api, t.output_tokens) for t in traces] == [(Outcome.OK, api, 5)] * 2
+    assert all(r.authorized and r.api == api for r in sim.requests)
+    if api == "gemini":
+        assert {r.path_qs for r in sim.requests} == {
+            "/v1/models/sim-model:streamGenerateContent?alt=sse"
+        }
+    for text in (out, err, out_file.read_text(), *(r.path_qs for r in sim.requests)):
+        assert KEY not in text

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from dataclasses import replace
 
 import pytest
 
 from monitor.config import Target
+from monitor.metrics.analysis import analyze
 from monitor.probe.client import Prober
 from monitor.probe.prompts import make_prompt
 from monitor.probe.tokens import BuiltinTokenizer
 from monitor.sim import RunningSimulator, SimRequest
 from monitor.sim.plan import Plan
 from monitor.sim.profiles import PRESETS
-from monitor.trace import Outcome, TokenCountSource, Trace
+from monitor.trace import FluidityScope, Outcome, TokenCountSource, Trace
 from tests.fixtures.simulator import StartSimulator, simulator_target
 from tests.integration.probe.conftest import RecordingClock
 
-APIS = ["openai-chat", "openai-completions", "anthropic"]
+APIS = ["openai-chat", "openai-completions", "anthropic", "openai-responses", "gemini"]
+FINISH = {
+    "anthropic": "max_tokens",
+    "openai-responses": "max_output_tokens",
+    "gemini": "MAX_TOKENS",
+}
 TOK = BuiltinTokenizer()
 FAST_TIMEOUTS = {"connect_s": 2, "first_byte_s": 0.3, "idle_s": 0.2, "total_s": 1.0}
 
@@ -58,13 +65,16 @@ async def test_complete_stream_per_api(
     await asyncio.wait_for(sent.done.wait(), 5)
     assert trace.outcome is Outcome.OK, trace.error
     assert (trace.http_status, trace.error, trace.api, trace.target) == (200, None, api, "sim")
-    # the simulator sends one token per chunk in the test profile: 12 chunks of 1
+    # the simulator sends one token per chunk in the test profile: 12 chunks of 1, which the
+    # stream's usage confirms (Gemini's cumulative usage counts each chunk itself)
     assert [c.tokens for c in trace.chunks] == [1] * 12
     assert trace.output_tokens == 12
-    assert trace.token_count_source is TokenCountSource.TOKENIZER
+    assert trace.token_count_source is (
+        TokenCountSource.USAGE_CONTINUOUS if api == "gemini" else TokenCountSource.USAGE_TOTAL
+    )
     assert "".join(c.text or "" for c in trace.chunks) == "".join(plan(sent).text)
     assert trace.prompt_tokens == trace.requested_prompt_tokens == sent.prompt_tokens == 100
-    assert trace.finish_reason == ("max_tokens" if api == "anthropic" else "length")
+    assert trace.finish_reason == FINISH.get(api, "length")
     # causality on one clock: each chunk is stamped after the simulator sent it
     t0 = clock.values[0]
     content = sent.content_sends
@@ -109,6 +119,8 @@ async def test_fault_maps_to_outcome_and_keeps_partial_chunks(
     assert trace.outcome is outcome, trace.error
     assert len(trace.chunks) == kept
     assert trace.http_status == status
+    if (api, fault) == ("gemini", "error_event"):
+        text = "UNAVAILABLE"  # Google's error object has a status, no type
     assert trace.error is not None and text in trace.error
     assert simulator.requests[0].fault is not None
     assert simulator.requests[0].fault.value == fault
@@ -210,6 +222,49 @@ async def test_deadlines_use_the_prefill_model_at_the_actual_prompt_length(
 
 async def test_concurrent_probes_all_complete(prober: Prober, simulator: RunningSimulator) -> None:
     traces = await asyncio.gather(*(probe(prober, simulator, api) for api in APIS * 8))
-    assert [t.outcome for t in traces] == [Outcome.OK] * 24
-    assert len({t.probe_id for t in traces}) == 24
-    assert len(simulator.requests) == 24
+    count = 8 * len(APIS)
+    assert [t.outcome for t in traces] == [Outcome.OK] * count
+    assert len({t.probe_id for t in traces}) == count
+    assert len(simulator.requests) == count
+
+
+async def test_the_targets_fluidity_scope_travels_with_the_trace(
+    prober: Prober, simulator: RunningSimulator
+) -> None:
+    visible = await probe(prober, simulator, "gemini", fluidity_scope="visible")
+    default = await probe(prober, simulator, "gemini")
+    assert (visible.fluidity_scope, default.fluidity_scope) == (
+        FluidityScope.VISIBLE,
+        FluidityScope.ANSWER,
+    )
+
+
+REASONING_USAGE = {"openai-chat": 3, "openai-responses": 3, "gemini": 3}
+"""Where the API reports reasoning tokens in usage (Anthropic bills them inside output_tokens)."""
+
+
+@pytest.mark.parametrize("api", APIS)
+async def test_reasoning_streams_as_reasoning_chunks_in_every_api(
+    api: str, prober: Prober, start_simulator_factory: StartSimulator
+) -> None:
+    sim = await start_simulator_factory(PRESETS["test"].with_(reasoning_chunks=3))
+    trace = await probe(prober, sim, api, max_tokens=10)
+    assert trace.outcome is Outcome.OK, trace.error
+    sent = plan(sim.requests[0])
+    kinds = [c.kind.value for c in trace.chunks]
+    assert [c.text for c in trace.chunks] == list(sent.text)
+    if api == "openai-completions":  # no reasoning channel: everything is text
+        assert kinds == ["content"] * 10 and trace.reasoning_tokens == 0
+        return
+    # 3 reasoning chunks of one token, then 7 answer chunks of one token (max_tokens 10)
+    assert kinds == ["reasoning"] * 3 + ["content"] * 7
+    assert (trace.reasoning_tokens, trace.output_tokens) == (3, 7)
+    assert trace.usage is not None
+    assert trace.usage.get("reasoning_tokens") == REASONING_USAGE.get(api)
+    assert trace.usage["completion_tokens"] == 10
+    # time to first answer token vs first token of any kind, and the scope that scores them
+    answer = analyze([trace]).requests[0]
+    visible = analyze([replace(trace, fluidity_scope=FluidityScope.VISIBLE)]).requests[0]
+    assert answer.ttft_s == trace.chunks[3].t_ns / 1e9
+    assert visible.ttft_s == trace.chunks[0].t_ns / 1e9
+    assert (answer.output_tokens, visible.output_tokens) == (7, 10)

@@ -13,7 +13,7 @@ from monitor.metrics.analysis import analyze
 from monitor.store import Store, UnstorableTraceError
 from monitor.store.rows import INPUT_COLUMNS, trace_from_row
 from monitor.store.schema import probes, rounds
-from monitor.trace import Trace
+from monitor.trace import FluidityScope, Trace
 from tests.factories import REASONING_USED_DEADLINES, T0, make_trace, reasoning_trace
 
 
@@ -102,3 +102,14 @@ async def test_text_is_dropped_when_configured_off(database_url: str, store: Sto
     (back,) = await store.traces()
     assert all(c.text is None for c in back.chunks)
     assert [c.t_ns for c in back.chunks] == [c.t_ns for c in make_trace("nt-1").chunks]
+
+
+async def test_visible_scope_is_kept_and_scored_on_every_chunk(store: Store) -> None:
+    # reasoning at 100 and 180 ms, the answer at 300 and 330 ms: a `visible` probe's TTFT is the
+    # first reasoning chunk and its tokens are 4 + 2 + 1 + 3 = 10
+    trace = reasoning_trace("scope-1", fluidity_scope=FluidityScope.VISIBLE)
+    await store.ingest(trace)
+    assert [t.fluidity_scope for t in await store.traces()] == [FluidityScope.VISIBLE]
+    async with store.engine.connect() as conn:
+        row = (await conn.execute(select(probes))).mappings().one()
+    assert (row["ttft_ns"], row["output_tokens"]) == (100_000_000, 10)

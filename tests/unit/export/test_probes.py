@@ -6,8 +6,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.openmetrics.exposition import generate_latest
 
-from monitor.export.probes import ProbeMetrics
-from monitor.trace import Outcome
+from monitor.export.probes import ProbeMetrics, answer_tokens_disagree
+from monitor.trace import Chunk, ChunkKind, Outcome, Trace
 from tests.unit.export.conftest import observe, probe_trace
 
 LABELS = {
@@ -188,3 +188,24 @@ def test_exemplar_carries_the_probe_id(registry: CollectorRegistry, metrics: Pro
         if line.startswith("etalon_time_to_first_token_seconds_bucket") and 'le="0.1"' in line
     )
     assert '# {probe_id="abc123"} 0.09' in ttft_line
+
+
+@pytest.mark.parametrize(
+    ("usage", "disagree"),
+    [
+        # reasoning counted: the answer's share 12 - 10 = 2 equals the 2 answer tokens
+        ({"completion_tokens": 12, "reasoning_tokens": 10}, False),
+        ({"completion_tokens": 13, "reasoning_tokens": 10}, True),
+        # no reasoning count: the total 5 against 2 answer + 3 reasoning tokens that streamed
+        ({"completion_tokens": 5}, False),
+        ({"completion_tokens": 2}, True),
+        ({}, False),
+    ],
+)
+def test_reasoning_is_part_of_the_usage_comparison(usage: dict[str, int], disagree: bool) -> None:
+    chunks = (
+        Chunk(50, 3, ChunkKind.REASONING),
+        Chunk(90, 1, ChunkKind.CONTENT),
+        Chunk(110, 1, ChunkKind.CONTENT),
+    )
+    assert answer_tokens_disagree(Trace("p", chunks, 10, usage=usage)) is disagree
