@@ -16,7 +16,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -80,8 +80,14 @@ class DeadlineConfig(_Model):
 
     decode_s: list[float] = Field(default_factory=lambda: [0.025, 0.05, 0.1])
     prefill_s: float | None = Field(default=None, gt=0)
-    prefill_model: tuple[float, float, float] | None = None
+    prefill_model: tuple[float, float, float] | Literal["profile"] | None = None
+    """C0, C1, C2; or `profile`: the latest stored `etalon-monitor profile` of this target."""
     prefill_slack_s: float = Field(default=0.3, ge=0)
+
+    @property
+    def prefill_coefficients(self) -> tuple[float, float, float] | None:
+        """The configured coefficients; None when unset or still to come from a stored profile."""
+        return self.prefill_model if isinstance(self.prefill_model, tuple) else None
 
     @field_validator("decode_s")
     @classmethod
