@@ -7,12 +7,13 @@ repeats is the engine's prefill capability; the rest is noise. `fit_profile` fit
 length's residual (measured minus fitted) so a poor fit shows.
 
 Example: minima 0.1, 0.2, 0.4 s at P = 1000, 2000, 3000 are fitted exactly by
-c = (0.1, −5e-5, 5e-8): 0.1 − 0.05 + 0.05 = 0.1; 0.1 − 0.1 + 0.2 = 0.2; 0.1 − 0.15 + 0.45 = 0.4;
+c = (0.1, -5e-5, 5e-8): 0.1 - 0.05 + 0.05 = 0.1; 0.1 - 0.1 + 0.2 = 0.2; 0.1 - 0.15 + 0.45 = 0.4;
 all residuals 0.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +47,7 @@ class PrefillProfile:
 
     @property
     def rms_residual_s(self) -> float:
-        return (sum(r * r for r in self.residuals_s) / len(self.residuals_s)) ** 0.5
+        return math.sqrt(sum(r * r for r in self.residuals_s) / len(self.residuals_s))
 
     def model_with_slack(self, slack_s: float = DEFAULT_SLACK_S) -> PrefillModel:
         return PrefillModel(coefficients=self.coefficients, slack_s=slack_s)

@@ -19,7 +19,7 @@ from typing import Any
 
 from monitor.capacity.search import SearchConfig, capacity, next_qps
 from monitor.capacity.slo import SLO_NAMES, SloThresholds
-from monitor.capacity.step import StepPlan, StepProgress, StepResult, run_step
+from monitor.capacity.step import ProbeFn, StepPlan, StepProgress, StepResult, run_step
 from monitor.capacity.workload import Lengths, RequestShape, arrival_offsets
 from monitor.config import Target
 from monitor.metrics.prefill import PrefillModel
@@ -139,6 +139,13 @@ def build_prompts(
     ]
 
 
+def _sender(prober: Prober, target: Target, name: str, prompts: Sequence[Prompt]) -> ProbeFn:
+    async def probe(i: int, shape: RequestShape) -> Trace:
+        return await prober.probe(target, prompts[i], target_name=name, max_tokens=shape.max_tokens)
+
+    return probe
+
+
 async def search_capacity(
     target: Target,
     options: CapacityOptions,
@@ -175,13 +182,13 @@ async def search_capacity(
                     build_prompts, plan.shapes, tokenizer, options.seed, qps
                 )
 
-                async def probe(i: int, shape: RequestShape) -> Trace:
-                    return await prober.probe(
-                        target, prompts[i], target_name=name, max_tokens=shape.max_tokens
-                    )
-
                 step = await run_step(
-                    plan, probe, prefill, options.thresholds, on_progress=on_progress, lag=lag
+                    plan,
+                    _sender(prober, target, name, prompts),
+                    prefill,
+                    options.thresholds,
+                    on_progress=on_progress,
+                    lag=lag,
                 )
                 result.steps.append(step)
                 if on_step is not None:

@@ -1,14 +1,14 @@
 """Which QPS to try next, and what the capacity is, from the verdicts seen so far (pure).
 
 Per SLO, the *bracket* is (left, right): `right` the lowest QPS that failed, `left` the highest QPS
-below it that passed (0 if none). Capacity is `left` once `right − left` is within `granularity`
+below it that passed (0 if none). Capacity is `left` once `right - left` is within `granularity`
 of `right` (or `resolution`, the QPS rounding). Until an SLO has failed somewhere, the search
 *expands*: it doubles the highest QPS tried, up to `max_qps`. Once bracketed, it *bisects*.
 Each step serves every SLO (all are judged on the same requests); the next QPS goes to the SLO
 whose bracket is widest, so the searches for all SLOs finish together.
 
 Example, one SLO, start 1, truth 3.3, granularity 5 %: 1 ✓, 2 ✓, 4 ✗, 3 ✓, 3.5 ✗, 3.25 ✓,
-3.38 ✗ (3.375 rounded to 0.01), then (3.38 − 3.25) / 3.38 = 3.8 % ≤ 5 %: capacity 3.25.
+3.38 ✗ (3.375 rounded to 0.01), then (3.38 - 3.25) / 3.38 = 3.8 % ≤ 5 %: capacity 3.25.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ each token it did not deliver adds an infinite TBT. A step that drops requests t
 pass by having fewer samples.
 
 Worked example (deadline SLO, 100 requests): 99 with miss rate 0 and one with 0.5: the linear
-0.99-quantile lies between ranks 98 and 99, 0 + 0.01·(0.5 − 0) = 0.005 ≤ 0.1, so it passes; with
+0.99-quantile lies between ranks 98 and 99, 0 + 0.01·(0.5 - 0) = 0.005 ≤ 0.1, so it passes; with
 two requests at 0.5 it is 0.5 and it fails.
 """
 
@@ -145,9 +145,7 @@ def judge(facts: Sequence[RequestFacts], t: SloThresholds) -> dict[str, Verdict]
                 "failed": float(failed),
             },
         ),
-        "tbt": Verdict(
-            "tbt", tbt is not None and tbt <= t.tbt_s, {"tbt_s_at_percentile": tbt}
-        ),
+        "tbt": Verdict("tbt", tbt is not None and tbt <= t.tbt_s, {"tbt_s_at_percentile": tbt}),
         "ttft_tpot": Verdict(
             "ttft_tpot",
             ttft is not None and tpot is not None and ttft <= t.ttft_s and tpot <= t.tpot_s,

@@ -1,8 +1,9 @@
 """One capacity step: open-loop arrivals at one QPS, then every SLO's verdict on those requests.
 
-The sender sleeps until each request's scheduled time and starts it without waiting for earlier ones.
-How late each start was (against the schedule) and the loop's own lag are recorded: if the client,
-not the server, fell behind, the step says so (`client_ok` False) and no capacity is stated from it.
+The sender sleeps until each request's scheduled time and starts it without waiting for earlier
+ones. How late each start was (against the schedule) and the loop's own lag are recorded: if the
+client, not the server, fell behind, the step says so (`client_ok` False) and no capacity is stated
+from it.
 
 A step ends when all its requests are sent and finished, after `duration_s` of arrivals, at the
 drain limit, or early once it is *clearly saturated*: more than `saturation_share` of the planned
@@ -15,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +30,7 @@ from monitor.metrics.quantiles import quantile
 from monitor.probe.looplag import LoopLagMonitor
 from monitor.trace import Trace
 
-ProbeFn = Callable[[int, RequestShape], Awaitable[Trace]]
+ProbeFn = Callable[[int, RequestShape], Coroutine[Any, Any, Trace]]
 """Sends request `i` of the step with its shape; returns its trace (never raises for the server)."""
 
 
@@ -97,7 +99,7 @@ class StepResult:
 def last_hope_s(shape: RequestShape, prefill: PrefillModel, t: SloThresholds) -> float:
     """How long a request may run before it certainly misses more than the allowed share.
 
-    Its last deadline falls at `D_p + (O − 1)·D_d`; finishing later than that by more than
+    Its last deadline falls at `D_p + (O - 1)·D_d`; finishing later than that by more than
     `miss_rate·O + 1` decode periods means more misses than the SLO allows it.
     """
     o = shape.max_tokens
@@ -138,9 +140,7 @@ async def run_step(
 
     def check() -> None:
         now = loop.time()
-        hopeless = sum(
-            1 for i, s in started.items() if i not in facts and now - s > hope[i]
-        )
+        hopeless = sum(1 for i, s in started.items() if i not in facts and now - s > hope[i])
         progress.violators = finished_violators() + hopeless
         if progress.violators > allowed:
             saturated.set()
@@ -169,7 +169,7 @@ async def run_step(
             send_times.append(now)
             started[i] = now
             task = loop.create_task(probe(i, plan.shapes[i]), name=f"capacity-{i}")
-            task.add_done_callback(lambda t, i=i: on_done(i, t))
+            task.add_done_callback(functools.partial(on_done, i))
             tasks[i] = task
             progress.sent = len(tasks)
         drain_until = loop.time() + plan.drain_s
@@ -218,4 +218,3 @@ async def run_step(
         duration_s=end - start,
         verdicts=judge(ordered, thresholds),
     )
-

@@ -81,7 +81,7 @@ def _range(text: str) -> tuple[int, int]:
 
 
 def read_file(path: Path) -> Lengths:
-    """`prompt output` per line (comma or whitespace separated); `#` comments and a header skipped."""
+    """`prompt output` per line (comma or whitespace separated); skips `#` comments, a header."""
     shapes: list[RequestShape] = []
     with path.open(encoding="utf-8") as stream:
         for number, line in enumerate(stream, 1):
@@ -124,7 +124,9 @@ def parse_lengths(text: str, default_prompt: int, default_output: int) -> Length
     return Lengths("uniform", prompt_range=prompt, output_range=output)
 
 
-def arrival_offsets(qps: float, count: int, rng: random.Random, kind: str = "poisson") -> list[float]:
+def arrival_offsets(
+    qps: float, count: int, rng: random.Random, kind: str = "poisson"
+) -> list[float]:
     """Seconds from the step's start at which each of `count` requests is due (first at 0)."""
     if qps <= 0:
         raise ValueError("qps must be positive")

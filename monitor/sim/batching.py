@@ -9,12 +9,12 @@ takes
              / time_scale
 
 where `T` is all tokens in the step, `D` the decoding requests and the last term the quadratic
-attention cost of the prefill chunks (`ctx` tokens of the same prompt already prefilled). A request's
-first token leaves when its last prefill chunk's step ends; every later token when a decode step
-that included it ends. Two schedulers:
+attention cost of the prefill chunks (`ctx` tokens of the same prompt already prefilled). A
+request's first token leaves when its last prefill chunk's step ends; every later token when a
+decode step that included it ends. Two schedulers:
 
-- `whole` (vLLM-like, before chunked prefill): waiting prompts are prefilled whole, in steps of their
-  own; running decodes stall for those steps.
+- `whole` (vLLM-like, before chunked prefill): waiting prompts are prefilled whole, in steps of
+  their own; running decodes stall for those steps.
 - `chunked` (Sarathi-like): each step has a token budget (`chunk_tokens`); decodes go first, the
   rest of the budget takes the next prompt chunk. Decodes never stall for a whole prefill, but
   every step that carries a chunk is slower.
@@ -301,9 +301,7 @@ class RunningEngine:
         await self.runner.cleanup()
 
 
-async def start_engine(
-    model: EngineModel, host: str = "127.0.0.1", port: int = 0
-) -> RunningEngine:
+async def start_engine(model: EngineModel, host: str = "127.0.0.1", port: int = 0) -> RunningEngine:
     """Serve a simulated engine on host:port (0 picks a free port); `await e.stop()` when done."""
     server = BatchingServer(model)
     server.engine.start()

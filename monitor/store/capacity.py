@@ -57,7 +57,9 @@ async def latest_profiles(
 ) -> dict[str, PrefillProfile]:
     """Per target, its most recent profile (measured before `until`, when given)."""
     query = select(prefill_profiles).order_by(
-        prefill_profiles.c.target, prefill_profiles.c.measured_at.desc(), prefill_profiles.c.id.desc()
+        prefill_profiles.c.target,
+        prefill_profiles.c.measured_at.desc(),
+        prefill_profiles.c.id.desc(),
     )
     if targets is not None:
         query = query.where(prefill_profiles.c.target.in_(list(targets)))
