@@ -56,7 +56,7 @@ def test_bad_lengths_are_refused(text: str) -> None:
 def test_bad_file_rows_name_the_line(tmp_path: Path) -> None:
     f = tmp_path / "bad.txt"
     f.write_text("100 10\n100 ten\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="bad.txt:2"):
+    with pytest.raises(ValueError, match=r"bad\.txt:2"):
         parse_lengths(f"file:{f}", 1, 1)
 
 
