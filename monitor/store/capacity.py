@@ -65,10 +65,12 @@ async def latest_profiles(
         query = query.where(prefill_profiles.c.target.in_(list(targets)))
     if until is not None:
         query = query.where(prefill_profiles.c.measured_at < until)
-    query = query.distinct(prefill_profiles.c.target)
     async with engine.connect() as conn:
         rows = (await conn.execute(query)).all()
-    return {row.target: _profile(row) for row in rows}
+    latest: dict[str, PrefillProfile] = {}
+    for row in rows:  # newest first within each target
+        latest.setdefault(row.target, _profile(row))
+    return latest
 
 
 async def save_capacity(engine: AsyncEngine, document: dict[str, Any]) -> int:
