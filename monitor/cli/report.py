@@ -146,6 +146,7 @@ def make_report(
             round_of=loaded.round_of,
             rounds_planned=loaded.rounds_planned,
             seed=seed,
+            capacity=loaded.capacity,
         )
     )
 

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from monitor.config import Target
 from monitor.report import compare, cost, cycle, distributions, methodology, stalls
+from monitor.report.capacity import CapacitySection
 from monitor.report.model import (
     FORMAT,
     ErrorCount,
@@ -42,6 +43,7 @@ class ReportInputs:
     rounds_planned: int | None = None
     seed: int = 0
     resamples: int = compare.RESAMPLES
+    capacity: CapacitySection | None = None
 
 
 def _distinct(values: Sequence[str]) -> tuple[str, ...]:
@@ -130,4 +132,5 @@ def build_report(inputs: ReportInputs) -> Report:
             bootstrap_resamples=inputs.resamples,
             bootstrap_seed=inputs.seed,
         ),
+        capacity=inputs.capacity,
     )

@@ -180,6 +180,10 @@ REPORT_SCHEMA: Final[dict[str, Any]] = {
             "targets": {"type": "array", "items": _TARGET},
             "comparisons": {"type": "array", "items": _COMPARISON},
             "incidents": {"type": "array", "items": _INCIDENT},
+            "capacity": {
+                "type": ["object", "null"],
+                "properties": {"profiles": {"type": "array"}, "runs": {"type": "array"}},
+            },
             "methodology": _object(
                 {
                     "tool_version": {"type": "string"},

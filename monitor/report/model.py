@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.report.capacity import CapacitySection
 
 FORMAT = "etalon-report/1"
 
@@ -263,6 +266,8 @@ class Report:
     comparisons: tuple[Comparison, ...]
     incidents: tuple[Incident, ...]
     methodology: Methodology
+    capacity: CapacitySection | None = None
+    """Stored prefill profiles and capacity searches in the window (`monitor.report.capacity`)."""
 
     def to_json(self) -> dict[str, Any]:
         plain: dict[str, Any] = to_plain(self)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from monitor.report import charts
+from monitor.report.capacity import capacity_html
 from monitor.report.markup import Child, Markup, join, raw_css, tag
 from monitor.report.model import Comparison, Incident, Report, TargetReport
 
@@ -487,7 +488,11 @@ def _methodology(report: Report) -> Markup:
 def render_html(report: Report) -> str:
     targets = report.targets
     body = (
-        [_header(report), tag("p", "No probes in this window.", class_="muted")]
+        [
+            _header(report),
+            tag("p", "No probes in this window.", class_="muted"),
+            capacity_html(report.capacity),
+        ]
         if not targets
         else [
             _header(report),
@@ -499,6 +504,7 @@ def render_html(report: Report) -> str:
             _fluidity(targets),
             _comparisons(report.comparisons),
             _incidents(report.incidents),
+            capacity_html(report.capacity),
             _methodology(report),
         ]
     )

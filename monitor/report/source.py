@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor import trace as trace_codec
+from monitor.report.capacity import CapacitySection, capacity_section
+from monitor.store.capacity import capacity_documents, profiles_between
 from monitor.store.rows import TRACE_COLUMNS, trace_from_row
 from monitor.store.schema import cycles, probes
 from monitor.trace import Trace, TraceFormatError
@@ -36,6 +38,7 @@ class Loaded:
     round_of: dict[str, str] = field(default_factory=dict)
     rounds_planned: int | None = None
     skipped: list[TraceFormatError] = field(default_factory=list)
+    capacity: CapacitySection | None = None
 
 
 def select_traces(
@@ -138,6 +141,10 @@ async def load_store(
                 query = query.where(probes.c.started_at < until)
         query = query.order_by(probes.c.started_at, probes.c.probe_id)
         traces, round_of = await _rows(conn, query)
+    capacity = capacity_section(
+        await profiles_between(engine, since, until, targets),
+        await capacity_documents(engine, since, until, targets),
+    )
     return Loaded(
         traces=traces,
         since=since,
@@ -145,4 +152,5 @@ async def load_store(
         cycle=None if cycle is None else str(cycle),
         round_of=round_of,
         rounds_planned=rounds_planned,
+        capacity=capacity,
     )

@@ -3,15 +3,17 @@
 The vendor simulator (`monitor.sim.server`) gives every request its own timeline, so it never
 saturates. This one has a single engine loop that runs *steps*, like vLLM or Sarathi-Serve: each
 step processes the prefill tokens scheduled into it plus one token for each decoding request, and
-takes
+takes (a roofline: reading the weights costs `overhead_s` whatever the batch, and a step stays
+memory-bound until its tokens need more compute than that)
 
-    step_s = (overhead_s + per_token_s·T + per_decode_s·D + attention_s·Σ chunk·(ctx + chunk/2))
-             / time_scale
+    step_s = (max(overhead_s, per_token_s·T) + per_decode_s·D
+              + attention_s·Σ chunk·(ctx + chunk/2)) / time_scale
 
-where `T` is all tokens in the step, `D` the decoding requests and the last term the quadratic
-attention cost of the prefill chunks (`ctx` tokens of the same prompt already prefilled). A
-request's first token leaves when its last prefill chunk's step ends; every later token when a
-decode step that included it ends. Two schedulers:
+where `T` is all tokens in the step, `D` the decoding requests (each reads its own KV cache) and
+the last term the quadratic attention cost of the prefill chunks (`ctx` tokens of the same prompt
+already prefilled). Decodes sharing a step with a prefill chunk thus ride almost free, which is
+why chunked prefill helps throughput. A request's first token leaves when its last prefill
+chunk's step ends; every later token when a decode step that included it ends. Two schedulers:
 
 - `whole` (vLLM-like, before chunked prefill): waiting prompts are prefilled whole, in steps of
   their own; running decodes stall for those steps.
@@ -19,8 +21,9 @@ decode step that included it ends. Two schedulers:
   rest of the budget takes the next prompt chunk. Decodes never stall for a whole prefill, but
   every step that carries a chunk is slower.
 
-Isolated, a `P`-token prompt's TTFT is `overhead + per_token·P + attention·P²/2` (whole) plus one
-overhead per extra chunk (chunked): a quadratic in `P`, which `etalon-monitor profile` recovers.
+Isolated, a `P`-token prompt's TTFT is `per_token·P + attention·P²/2` once `per_token·P` exceeds
+the overhead (chunked: the same while each chunk does): a quadratic in `P`, which
+`etalon-monitor profile` recovers.
 
 `time_scale` divides every duration, so tests run a minute of engine time in seconds. The server
 speaks OpenAI chat/completions SSE with the vendor simulator's framing (`monitor.sim.frames`).
@@ -76,8 +79,7 @@ class EngineModel:
         prefill = sum(n for n, _ in chunks)
         attention = sum(n * (ctx + n / 2.0) for n, ctx in chunks)
         raw = (
-            self.overhead_s
-            + self.per_token_s * (prefill + decodes)
+            max(self.overhead_s, self.per_token_s * (prefill + decodes))
             + self.per_decode_s * decodes
             + self.attention_s * attention
         )
@@ -337,12 +339,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--chunk-tokens", type=int, default=512)
     parser.add_argument("--max-batch", type=int, default=64)
+    defaults = EngineModel()
+    for name in ("overhead_s", "per_token_s", "per_decode_s", "attention_s"):
+        flag = "--" + name.replace("_", "-")
+        parser.add_argument(flag, type=float, default=getattr(defaults, name))
     args = parser.parse_args(argv)
     model = EngineModel(
         variant=args.variant,
         time_scale=args.time_scale,
         chunk_tokens=args.chunk_tokens,
         max_batch=args.max_batch,
+        overhead_s=args.overhead_s,
+        per_token_s=args.per_token_s,
+        per_decode_s=args.per_decode_s,
+        attention_s=args.attention_s,
     )
 
     async def serve() -> None:
