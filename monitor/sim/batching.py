@@ -39,6 +39,7 @@ import math
 import signal
 import sys
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
@@ -135,7 +136,7 @@ class Engine:
             self._task = None
 
     def submit(self, prompt_tokens: int, max_tokens: int) -> EngineRequest:
-        req = EngineRequest(max(prompt_tokens, 1), max(max_tokens, 1))
+        req = engine_request(prompt_tokens, max_tokens)
         self.waiting.append(req)
         self._wake.set()
         return req
@@ -188,14 +189,19 @@ class Engine:
             dt = self.model.step_s([(n, r.prefilled) for r, n in chunks], len(decoding))
             due = max(due, loop.time() - dt) + dt  # a late loop catches up at most one step
             await asyncio.sleep(max(due - loop.time(), 0.0))
-            self.steps += 1
-            self.busy_s += dt
-            for r, n in chunks:
-                r.prefilled += n
-                if r.prefilled >= r.prompt_tokens:
-                    self._emit(r)  # the prefill step yields the first token
-            for r in decoding:
-                self._emit(r)
+            self._finish_step(chunks, decoding, dt)
+
+    def _finish_step(
+        self, chunks: list[tuple[EngineRequest, int]], decoding: list[EngineRequest], dt: float
+    ) -> None:
+        self.steps += 1
+        self.busy_s += dt
+        for r, n in chunks:
+            r.prefilled += n
+            if r.prefilled >= r.prompt_tokens:
+                self._emit(r)  # the prefill step yields the first token
+        for r in decoding:
+            self._emit(r)
 
     def _emit(self, r: EngineRequest) -> None:
         r.emitted += 1
@@ -314,6 +320,42 @@ async def start_engine(model: EngineModel, host: str = "127.0.0.1", port: int = 
     site = web.TCPSite(runner, host, port)
     await site.start()
     return RunningEngine(server, runner, host, int(runner.addresses[0][1]))
+
+
+def replay(
+    model: EngineModel, arrivals_s: Sequence[float], shapes: Sequence[tuple[int, int]]
+) -> list[list[float]]:
+    """The engine in virtual time: each request's token times, seconds after its arrival.
+
+    Runs the same scheduler and step costs as the served engine, without sockets or sleeping,
+    so a capacity sweep over engine time is exact and machine-independent (the served engine
+    adds only the transport). `shapes` are (prompt tokens, output tokens) per arrival.
+    """
+    engine = Engine(model)
+    requests = [engine_request(p, o) for p, o in shapes]
+    times: dict[int, list[float]] = {id(r): [] for r in requests}
+    now, i, n = 0.0, 0, len(requests)
+    while i < n or engine.running or engine.waiting:
+        while i < n and arrivals_s[i] <= now:
+            engine.waiting.append(requests[i])
+            i += 1
+        engine._admit()
+        if not engine.running:
+            now = arrivals_s[i]
+            continue
+        chunks, decoding = engine._schedule()
+        dt = model.step_s([(k, r.prefilled) for r, k in chunks], len(decoding))
+        before = {id(r): r.emitted for r, _ in chunks} | {id(r): r.emitted for r in decoding}
+        now += dt
+        engine._finish_step(chunks, decoding, dt)
+        for r in [r for r, _ in chunks] + decoding:
+            if r.emitted > before[id(r)]:
+                times[id(r)].append(now)
+    return [[t - arrivals_s[k] for t in times[id(r)]] for k, r in enumerate(requests)]
+
+
+def engine_request(prompt_tokens: int, max_tokens: int) -> EngineRequest:
+    return EngineRequest(max(prompt_tokens, 1), max(max_tokens, 1))
 
 
 def saturation_qps(model: EngineModel, prompt_tokens: int, max_tokens: int) -> float:

@@ -38,11 +38,13 @@ def test_fewer_than_three_lengths_is_refused() -> None:
 
 def test_engine_ttft_is_the_documented_quadratic() -> None:
     m = EngineModel(overhead_s=0.01, per_token_s=5e-5, attention_s=2e-9)
-    # 0.01 + 5e-5·4000 + 2e-9·4000²/2 = 0.01 + 0.2 + 0.016
-    assert math.isclose(m.isolated_ttft_s(4000), 0.226)
+    # max(0.01, 5e-5·4000) + 2e-9·4000²/2 = 0.2 + 0.016
+    assert math.isclose(m.isolated_ttft_s(4000), 0.216)
     chunked = m.with_(variant="chunked", chunk_tokens=1000)
-    # four chunks: four overheads, same token and attention terms
-    assert math.isclose(chunked.isolated_ttft_s(4000), 0.256)
+    # four compute-bound chunks (0.05 s > 0.01 s each): the same work, no overhead added
+    assert math.isclose(chunked.isolated_ttft_s(4000), 0.216)
+    # 100 tokens are memory-bound: the overhead, plus 2e-9·100²/2
+    assert math.isclose(m.isolated_ttft_s(100), 0.01 + 1e-5)
 
 
 def test_profile_replaces_profile_in_the_deadlines() -> None:
