@@ -7,9 +7,9 @@ from it.
 
 A step ends when all its requests are sent and finished, after `duration_s` of arrivals, at the
 drain limit, or early once it is *clearly saturated*: more than `saturation_share` of the planned
-requests are certain deadline violators (finished over the miss-rate limit, failed, or still running
-past their last deadline by more than the misses allowed). Requests still running then are cut off
-and count as failed in every SLO (`monitor.capacity.slo`).
+requests (and more than three) are certain deadline violators (finished over the miss-rate limit,
+failed, or still running past their last deadline by more than the misses allowed). Requests still
+running then are cut off and count as failed in every SLO (`monitor.capacity.slo`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import math
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from monitor.capacity.slo import RequestFacts, SloThresholds, Verdict, judge, request_facts
 from monitor.capacity.workload import RequestShape, scheduled_rate
@@ -29,6 +29,10 @@ from monitor.metrics.prefill import PrefillModel
 from monitor.metrics.quantiles import quantile
 from monitor.probe.looplag import LoopLagMonitor
 from monitor.trace import Trace
+
+MIN_SATURATION_EVIDENCE: Final = 3
+"""However small the step, a single slow request (a cold cache, a noisy neighbour) is no proof of
+saturation: more than this many certain violators are needed to stop early."""
 
 ProbeFn = Callable[[int, RequestShape], Coroutine[Any, Any, Trace]]
 """Sends request `i` of the step with its shape; returns its trace (never raises for the server)."""
@@ -124,7 +128,7 @@ async def run_step(
     lateness: list[float] = []
     send_times: list[float] = []
     saturated = asyncio.Event()
-    allowed = plan.saturation_share * planned
+    allowed = max(plan.saturation_share * planned, MIN_SATURATION_EVIDENCE)
     hope = [last_hope_s(s, prefill, thresholds) for s in plan.shapes]
     t0_ns = time.perf_counter_ns()
 
