@@ -13,7 +13,15 @@ from monitor.store import Store, migrate
 from monitor.store.partitions import ensure_partitions
 from tests.factories import trace_stream
 
-TABLES = {"alembic_version", "cycles", "probes", "rounds", "targets"}
+TABLES = {
+    "alembic_version",
+    "capacity_runs",
+    "cycles",
+    "prefill_profiles",
+    "probes",
+    "rounds",
+    "targets",
+}
 
 
 @pytest.fixture
