@@ -325,7 +325,6 @@ class Daemon:
                     return
                 try:
                     await self._register_targets(store)
-                    await self._load_profiles(store)
                     await self._maintain(store)
                 except Exception as e:
                     if not is_unavailable(e):
@@ -440,8 +439,9 @@ class Daemon:
         """Partitions for today and the coming days, expired ones dropped (leader, then daily).
 
         Creating partitions ahead also keeps concurrent first writes of a day from racing to
-        create the same partition.
+        create the same partition. Stored prefill profiles are reloaded on the same rhythm.
         """
+        await self._load_profiles(store)
         result = await store.maintain(self._wall())
         self._maintained_at = self._monotonic()
         log.info("partitions: %s", result)

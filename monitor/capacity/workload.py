@@ -132,10 +132,11 @@ def arrival_offsets(
         raise ValueError("qps must be positive")
     if kind not in ARRIVALS:
         raise ValueError(f"arrivals must be one of {', '.join(ARRIVALS)}")
+    if kind == "uniform":
+        return [i / qps for i in range(count)]  # not summed: no drift from rounding
     out = [0.0]
     for _ in range(count - 1):
-        gap = rng.expovariate(qps) if kind == "poisson" else 1.0 / qps
-        out.append(out[-1] + gap)
+        out.append(out[-1] + rng.expovariate(qps))
     return out[:count]
 
 

@@ -128,3 +128,26 @@ async def test_profile_recovers_the_engine_prefill() -> None:
     # the slope is 5e-5 s/token (a 0.2 s rise over 4000 tokens dwarfs ms noise)
     assert profile.coefficients[1] == pytest.approx(5e-5, rel=0.15)
     assert profile.rms_residual_s < 0.005
+
+
+async def test_step_seconds_bounds_the_arrivals() -> None:
+    """Uniform arrivals at 40 QPS for 0.5 s: offsets 0, 0.025, ..., 0.5, so 21 requests."""
+    engine = await start_engine(SERIAL.with_(max_batch=64))
+    try:
+        options = CapacityOptions(
+            lengths=fixed(100, 2),
+            search=SearchConfig(start_qps=40.0, max_qps=40.0, max_steps=1),
+            requests_per_step=2,
+            step_seconds=0.5,
+            arrivals="uniform",
+            drain_s=5.0,
+            max_client_lag_s=0.25,
+        )
+        result = await search_capacity(
+            engine_target(engine.base_url), options, PrefillModel.fixed(1.0), BuiltinTokenizer()
+        )
+    finally:
+        await engine.stop()
+    (step,) = result.steps
+    assert step.sent == 21 and step.planned > 21
+    assert step.finished == 21 and step.cut_off == 0
