@@ -50,13 +50,9 @@ def upgrade() -> None:
         sa.Column("target", sa.Text(), nullable=False),
         sa.Column("model", sa.Text(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "capacity", sa.JSON(), nullable=False, comment="per SLO: capacity_qps, status"
-        ),
+        sa.Column("capacity", sa.JSON(), nullable=False, comment="per SLO: capacity_qps, status"),
         sa.Column("client_limited_at_qps", sa.Float(), nullable=True),
-        sa.Column(
-            "result", sa.JSON(), nullable=False, comment="the `capacity --json` document"
-        ),
+        sa.Column("result", sa.JSON(), nullable=False, comment="the `capacity --json` document"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_capacity_runs")),
         comment="`etalon-monitor capacity`: one search, its steps and every SLO's verdicts.",
     )
