@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
@@ -133,8 +133,14 @@ class DeadlineConfig(_Model):
     prefill_s: float | None = Field(
         default=None, ge=PREFILL_DEADLINE_MIN_S, le=PREFILL_DEADLINE_MAX_S
     )
-    prefill_model: tuple[float, float, float] | None = None
+    prefill_model: tuple[float, float, float] | Literal["profile"] | None = None
+    """C0, C1, C2; or `profile`: the latest stored `etalon-monitor profile` of this target."""
     prefill_slack_s: float = Field(default=0.3, ge=0, le=PREFILL_DEADLINE_MAX_S)
+
+    @property
+    def prefill_coefficients(self) -> tuple[float, float, float] | None:
+        """The configured coefficients; None when unset or still to come from a stored profile."""
+        return self.prefill_model if isinstance(self.prefill_model, tuple) else None
 
     @field_validator("decode_s")
     @classmethod
@@ -153,11 +159,12 @@ class DeadlineConfig(_Model):
     def _one_prefill(self) -> DeadlineConfig:
         if self.prefill_s is not None and self.prefill_model is not None:
             raise ValueError("set prefill_s or prefill_model, not both")
-        if self.prefill_model is not None:
-            model = PrefillModel(coefficients=self.prefill_model, slack_s=self.prefill_slack_s)
+        coefficients = self.prefill_coefficients
+        if coefficients is not None:
+            model = PrefillModel(coefficients=coefficients, slack_s=self.prefill_slack_s)
             problem = model.problem()
             if problem is not None:
-                raise ValueError(f"prefill_model {list(self.prefill_model)} {problem}")
+                raise ValueError(f"prefill_model {list(coefficients)} {problem}")
         return self
 
 

@@ -39,6 +39,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from sqlalchemy import make_url
 
+from monitor.capacity.deadlines import apply_profile, wants_profile
 from monitor.config import Settings
 from monitor.detect.watch import ChangeWatcher, settings_from
 from monitor.durable import LogWriteError
@@ -71,6 +72,7 @@ from monitor.schedule.triggers import interval_s
 from monitor.secrets import scrub_logs, scrubber_for
 from monitor.store import Store, StoreUnavailable
 from monitor.store.boundary import reason
+from monitor.store.capacity import latest_profiles
 from monitor.store.connect import open_store
 from monitor.store.embedded import EmbeddedError
 from monitor.store.spool import Spool, SpoolingWriter
@@ -160,6 +162,8 @@ class Daemon:
         self._maintained_at = monotonic()
         self._mine = {(n, settings.target_region(n)) for n in settings.targets}
         """(target, region) pairs this daemon exports windows for (others' regions share the DB)."""
+        self._profiles: dict[str, tuple[float, float, float]] = {}
+        """Fitted D_p coefficients of targets with `prefill_model: profile` (see _load_profiles)."""
         self.registry.register(TargetCollector(settings, interval_s(settings.schedule, wall())))
         self.registry.register(WindowCollector(self.snapshot))
         self._changes: ChangeWatcher | None = None
@@ -437,8 +441,9 @@ class Daemon:
         """Partitions for today and the coming days, expired ones dropped (leader, then daily).
 
         Creating partitions ahead also keeps concurrent first writes of a day from racing to
-        create the same partition.
+        create the same partition. Stored prefill profiles are reloaded on the same rhythm.
         """
+        await self._load_profiles(store)
         result = await store.maintain(self._wall())
         self._maintained_at = self._monotonic()
         log.info("partitions: %s", result)
@@ -447,6 +452,15 @@ class Daemon:
         now = self._wall()
         for name, t in self.settings.targets.items():
             await store.register_target(name, t.model_dump(mode="json"), now)
+
+    async def _load_profiles(self, store: Store) -> None:
+        wanted = [n for n, t in self.settings.targets.items() if wants_profile(t)]
+        if not wanted:
+            return
+        found = await latest_profiles(store.engine, wanted)
+        self._profiles = {n: p.coefficients for n, p in found.items()}
+        for name in sorted(set(wanted) - set(found)):
+            log.warning("target %s wants a prefill profile but none is stored: default D_p", name)
 
     # ----------------------------------------------------------------- wiring
 
@@ -457,7 +471,7 @@ class Daemon:
             # building an exact-length prompt is CPU work: keep it off the loop that stamps chunks
             prompt = await asyncio.to_thread(make_prompt, job.prompt_tokens, tokenizer)
             return await prober.probe(
-                job.target,
+                apply_profile(job.target, self._profiles.get(job.target_name)),
                 prompt,
                 target_name=job.target_name,
                 probe_id=uuid.uuid4().hex,

@@ -35,6 +35,12 @@ COMMANDS: dict[str, Command] = {
     "import": Command("monitor.cli.transfer", "Store trace files (JSONL) in the database."),
     "db": Command("monitor.cli.db", "Database schema and upkeep."),
     "config": Command("monitor.cli.config_check", "Check a configuration file."),
+    "profile": Command(
+        "monitor.cli.profile", "Measure a deployment's prefill time per prompt length (D_p fit)."
+    ),
+    "capacity": Command(
+        "monitor.cli.capacity", "Find the highest QPS at which each SLO still holds."
+    ),
     "changes": Command(
         "monitor.cli.changes", "List detected vendor changes (change points), or recompute them."
     ),

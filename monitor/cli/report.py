@@ -156,6 +156,7 @@ def make_report(
             rounds_planned=loaded.rounds_planned,
             seed=seed,
             changes=loaded.changes,
+            capacity=loaded.capacity,
         )
     )
 

@@ -22,7 +22,7 @@ def ttft_objective_s(target: Target, prompt_tokens: int) -> float:
     if d.prefill_s is not None:
         return d.prefill_s
     model = PrefillModel(
-        coefficients=d.prefill_model or DEFAULT_COEFFICIENTS, slack_s=d.prefill_slack_s
+        coefficients=d.prefill_coefficients or DEFAULT_COEFFICIENTS, slack_s=d.prefill_slack_s
     )
     return model.seconds(prompt_tokens)
 

@@ -58,7 +58,7 @@ def deadlines_for(target: Target, prompt_tokens: int) -> Deadlines:
         prefill = d.prefill_s
     else:
         model = PrefillModel(
-            coefficients=d.prefill_model or DEFAULT_COEFFICIENTS, slack_s=d.prefill_slack_s
+            coefficients=d.prefill_coefficients or DEFAULT_COEFFICIENTS, slack_s=d.prefill_slack_s
         )
         prefill = model.seconds(prompt_tokens)
     return Deadlines(prefill_s=prefill, decode_s=tuple(d.decode_s))

@@ -17,6 +17,7 @@ from monitor.config import Target
 from monitor.metrics.catalogue import percentile_key, reported
 from monitor.metrics.score import ScoreRecord
 from monitor.report import compare, cost, cycle, distributions, methodology, stalls
+from monitor.report.capacity import CapacitySection
 from monitor.report.model import (
     FORMAT,
     ChangeEntry,
@@ -50,6 +51,7 @@ class ReportInputs:
     """The stored score record of each trace (aligned with `traces`); None: score them now."""
     changes: Sequence[ChangeEntry] = ()
     """Change points in the window (from the store, or found in the traces)."""
+    capacity: CapacitySection | None = None
 
 
 def _distinct(values: Sequence[str]) -> tuple[str, ...]:
@@ -150,4 +152,5 @@ def build_report(inputs: ReportInputs) -> Report:
             bootstrap_seed=inputs.seed,
         ),
         changes=tuple(inputs.changes),
+        capacity=inputs.capacity,
     )

@@ -202,6 +202,10 @@ REPORT_SCHEMA: Final[dict[str, Any]] = {
             "comparisons": {"type": "array", "items": _COMPARISON},
             "incidents": {"type": "array", "items": _INCIDENT},
             "changes": {"type": "array", "items": _CHANGE},
+            "capacity": {
+                "type": ["object", "null"],
+                "properties": {"profiles": {"type": "array"}, "runs": {"type": "array"}},
+            },
             "methodology": _object(
                 {
                     "tool_version": {"type": "string"},

@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.report.capacity import CapacitySection
 
 FORMAT = "etalon-report/1"
 
@@ -296,6 +299,8 @@ class Report:
     methodology: Methodology
     changes: tuple[ChangeEntry, ...] = ()
     """Changes found in the window's per-probe series, oldest first."""
+    capacity: CapacitySection | None = None
+    """Stored prefill profiles and capacity searches in the window (`monitor.report.capacity`)."""
 
     def to_json(self) -> dict[str, Any]:
         plain: dict[str, Any] = to_plain(self)

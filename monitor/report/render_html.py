@@ -11,6 +11,7 @@ from datetime import datetime
 
 from monitor.metrics.catalogue import reported
 from monitor.report import charts
+from monitor.report.capacity import capacity_html
 from monitor.report.markup import Child, Markup, join, raw_css, tag
 from monitor.report.model import ChangeEntry, Comparison, Incident, Report, TargetReport
 
@@ -558,7 +559,11 @@ def _methodology(report: Report) -> Markup:
 def render_html(report: Report) -> str:
     targets = report.targets
     body = (
-        [_header(report), tag("p", "No probes in this window.", class_="muted")]
+        [
+            _header(report),
+            tag("p", "No probes in this window.", class_="muted"),
+            capacity_html(report.capacity),
+        ]
         if not targets
         else [
             _header(report),
@@ -571,6 +576,7 @@ def render_html(report: Report) -> str:
             _comparisons(report.comparisons),
             _incidents(report.incidents),
             _changes(report.changes),
+            capacity_html(report.capacity),
             _methodology(report),
         ]
     )

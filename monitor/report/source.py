@@ -17,8 +17,10 @@ from typing import IO
 
 from monitor import trace as trace_codec
 from monitor.metrics.score import ScoreRecord
+from monitor.report.capacity import CapacitySection, capacity_section
 from monitor.report.model import ChangeEntry
 from monitor.store import Store
+from monitor.store.capacity import capacity_documents, profiles_between
 from monitor.trace import Trace, TraceFormatError
 
 
@@ -38,6 +40,7 @@ class Loaded:
     scores: list[ScoreRecord] | None = None
     """The stored score record of each trace (store only); None: score the traces."""
     changes: tuple[ChangeEntry, ...] = ()
+    capacity: CapacitySection | None = None
 
 
 def select_traces(
@@ -114,6 +117,10 @@ async def load_store(
         label = round_label(cycle_id, round_index)
         if label is not None:
             round_of[probe_id] = label
+    capacity = capacity_section(
+        await profiles_between(store.engine, since, until, targets),
+        await capacity_documents(store.engine, since, until, targets),
+    )
     return Loaded(
         traces=rows.traces,
         since=since,
@@ -122,4 +129,5 @@ async def load_store(
         round_of=round_of,
         rounds_planned=rounds_planned,
         scores=rows.scores,
+        capacity=capacity,
     )

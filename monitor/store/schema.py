@@ -138,6 +138,37 @@ probes = Table(
     postgresql_partition_by="RANGE (started_at)",
 )
 
+prefill_profiles = Table(
+    "prefill_profiles",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("target", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("measured_at", DateTime(timezone=True), nullable=False),
+    Column("coefficients", ARRAY(Float), nullable=False, comment="c0, c1, c2 of D_p(P), seconds"),
+    Column("lengths", ARRAY(Integer), nullable=False),
+    Column("min_ttft_s", ARRAY(Float), nullable=False),
+    Column("residuals_s", ARRAY(Float), nullable=False),
+    Column("repeats", Integer, nullable=False),
+    Column("failed", Integer, nullable=False, server_default="0"),
+    Index(None, "target", "measured_at"),
+    comment="`etalon-monitor profile`: isolated prefill TTFT per prompt length and its fit.",
+)
+
+capacity_runs = Table(
+    "capacity_runs",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("target", Text, nullable=False),
+    Column("model", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("capacity", JSON, nullable=False, comment="per SLO: capacity_qps, status"),
+    Column("client_limited_at_qps", Float),
+    Column("result", JSON, nullable=False, comment="the `capacity --json` document"),
+    Index(None, "target", "started_at"),
+    comment="`etalon-monitor capacity`: one search, its steps and every SLO's verdicts.",
+)
+
 PARTITIONED_TABLE: Final = "probes"
 
 change_points = Table(

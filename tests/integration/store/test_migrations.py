@@ -14,7 +14,16 @@ from monitor.store import Store, migrate
 from monitor.store.partitions import ensure_partitions
 from tests.factories import trace_stream
 
-TABLES = {"alembic_version", "change_points", "cycles", "probes", "rounds", "targets"}
+TABLES = {
+    "alembic_version",
+    "capacity_runs",
+    "change_points",
+    "cycles",
+    "prefill_profiles",
+    "probes",
+    "rounds",
+    "targets",
+}
 
 
 @pytest.fixture
