@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import yaml
@@ -26,8 +26,10 @@ from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     SecretStr,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -122,6 +124,17 @@ class Workload(_Model):
         return v
 
 
+UNION_TAGS: Final = frozenset({"coefficients", "profile"})
+"""Names of the branches of tagged unions below: they are not keys, so errors leave them out."""
+
+PrefillSpec = Annotated[
+    Annotated[tuple[float, float, float], Tag("coefficients")]
+    | Annotated[Literal["profile"], Tag("profile")],
+    # one branch per input, so a bad coefficient is one error naming its index, not two
+    Discriminator(lambda v: "profile" if isinstance(v, str) else "coefficients"),
+]
+
+
 class DeadlineConfig(_Model):
     """What probes are judged against (design/metrics.md): decode tiers and the prefill deadline.
 
@@ -133,7 +146,7 @@ class DeadlineConfig(_Model):
     prefill_s: float | None = Field(
         default=None, ge=PREFILL_DEADLINE_MIN_S, le=PREFILL_DEADLINE_MAX_S
     )
-    prefill_model: tuple[float, float, float] | Literal["profile"] | None = None
+    prefill_model: PrefillSpec | None = None
     """C0, C1, C2; or `profile`: the latest stored `etalon-monitor profile` of this target."""
     prefill_slack_s: float = Field(default=0.3, ge=0, le=PREFILL_DEADLINE_MAX_S)
 
@@ -552,7 +565,8 @@ class ConfigError(ValueError):
 def _describe(error: ValidationError) -> list[str]:
     out = []
     for e in error.errors():
-        path = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        keys = (str(p) for p in e["loc"] if p not in UNION_TAGS)
+        path = ".".join(keys) or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key"

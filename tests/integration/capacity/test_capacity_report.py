@@ -68,7 +68,7 @@ async def test_report_shows_stored_capacity_and_profiles(store: Store) -> None:
             repeats=3,
         ),
     )
-    loaded = await load_store(store.engine, since=NOW - timedelta(days=1), until=NOW)
+    loaded = await load_store(store, since=NOW - timedelta(days=1), until=NOW)
     report = build_report(
         ReportInputs(
             traces=loaded.traces,
@@ -93,7 +93,5 @@ async def test_report_shows_stored_capacity_and_profiles(store: Store) -> None:
     assert "SLO attainment vs QPS: engine-a" in html
     assert "Prefill profile of engine-a" in html
 
-    before = await load_store(
-        store.engine, since=NOW - timedelta(days=9), until=NOW - timedelta(days=8)
-    )
+    before = await load_store(store, since=NOW - timedelta(days=9), until=NOW - timedelta(days=8))
     assert before.capacity is None
