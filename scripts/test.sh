@@ -20,4 +20,5 @@ bash scripts/ensure-postgres.sh
 .venv/bin/ruff format --check monitor migrations tests benchmarks grafana
 .venv/bin/mypy
 .venv/bin/mypy --strict grafana/generate.py grafana/etalon_dashboards
+.venv/bin/lint-imports --no-cache  # the package graph of docs/architecture.md (pyproject.toml)
 exec .venv/bin/pytest "$@"
