@@ -34,7 +34,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
+from monitor.metrics.arrays import FloatArray
 
 FIRST_BATCH: Final = 64
 """Shuffles in the first batch (each later batch doubles); most windows are settled by it."""

@@ -7,9 +7,8 @@ Everything token-weighted (TBT, TPOT, deadlines) starts from this list of token 
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
-Int64Array = npt.NDArray[np.int64]
+from monitor.metrics.arrays import Int64Array
 
 
 def token_arrivals(times_ns: Sequence[int], tokens: Sequence[int]) -> Int64Array:

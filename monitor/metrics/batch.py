@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-Int64Array = npt.NDArray[np.int64]
+from monitor.metrics.arrays import Int64Array
+
 PAD = np.int64(-(2**62))
 FEW_REQUESTS = 32
 BUILD_BLOCK = 512

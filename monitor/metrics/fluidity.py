@@ -13,7 +13,8 @@ So met 3, missed 1, index 0.75.
 
 from dataclasses import dataclass
 
-from monitor.metrics.arrivals import Int64Array, gaps
+from monitor.metrics.arrays import Int64Array
+from monitor.metrics.arrivals import gaps
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from monitor.metrics.arrivals import Int64Array
+from monitor.metrics.arrays import Int64Array
 
 
 def ttft_ns(arrivals: Int64Array) -> int | None:

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from monitor.metrics.arrivals import Int64Array, token_arrivals
+from monitor.metrics.arrays import Int64Array
+from monitor.metrics.arrivals import token_arrivals
 from monitor.metrics.batch import ChunkMatrix, score
 from monitor.metrics.fluidity import fluidity_decode_only
 from monitor.metrics.units import NS_PER_US

@@ -24,12 +24,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from monitor.metrics.batch import DeadlineCounts, Int64Array, score
+from monitor.metrics.arrays import FloatArray, Int64Array
+from monitor.metrics.batch import DeadlineCounts, score
 from monitor.metrics.catalogue import FIXED_TIERS_MS, METRIC_DEFINITIONS_VERSION
 from monitor.metrics.min_deadline import min_decode_deadlines_ns
 from monitor.metrics.table import (
     AnalysisOptions,
-    FloatArray,
     RequestTable,
     build_table,
     decode_deadlines_ns,

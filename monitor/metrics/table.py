@@ -13,14 +13,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from monitor.metrics.batch import PAD, ChunkMatrix, Int64Array
+from monitor.metrics.arrays import FloatArray, Int64Array
+from monitor.metrics.batch import PAD, ChunkMatrix
 from monitor.metrics.prefill import PrefillModel
 from monitor.metrics.units import seconds_to_ns
 from monitor.trace import Outcome, Trace
 
 DEFAULT_DECODE_S = 0.025
-
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,11 @@ from itertools import combinations
 import numpy as np
 import numpy.typing as npt
 
+from monitor.metrics.arrays import FloatArray
 from monitor.metrics.score import int_column
 from monitor.metrics.units import NS_PER_S
 from monitor.report.model import Comparison
-from monitor.report.scoring import FloatArray, ScoredTarget
+from monitor.report.scoring import ScoredTarget
 
 RESAMPLES = 2000
 MAX_CELLS = 4_000_000

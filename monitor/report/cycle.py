@@ -15,10 +15,11 @@ from datetime import datetime
 
 import numpy as np
 
+from monitor.metrics.arrays import BoolArray
 from monitor.metrics.batch import DeadlineCounts
 from monitor.metrics.slo import SloView, slo_view
 from monitor.report.model import HourStats, Incident, RoundCompliance, WorstProbe
-from monitor.report.scoring import BoolArray, ScoredTarget
+from monitor.report.scoring import ScoredTarget
 
 WORST = 3
 EXCERPT_CHARS = 80

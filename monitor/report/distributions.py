@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from monitor.metrics.arrays import Int64Array
 from monitor.metrics.curve import fluidity_curve
 from monitor.metrics.latency import inter_chunk_ns
 from monitor.metrics.quantiles import quantiles
 from monitor.metrics.score import int_column
 from monitor.metrics.units import NS_PER_S
 from monitor.report.model import BoxStats, Cdf, CurvePoint
-from monitor.report.scoring import Int64Array, ScoredTarget
+from monitor.report.scoring import ScoredTarget
 
 CDF_PROBABILITIES = tuple(i / 100 for i in range(101))
 BOX_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99)

@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-import numpy.typing as npt
-
 from monitor.metrics.analysis import Analysis, RequestTable, analysis_of, build_table
+from monitor.metrics.arrays import BoolArray, FloatArray, Int64Array
 from monitor.metrics.batch import DeadlineCounts
 from monitor.metrics.score import (
     ScoreRecord,
@@ -26,10 +24,6 @@ from monitor.metrics.score import (
     scored_mask,
 )
 from monitor.trace import Chunk, Trace
-
-BoolArray = npt.NDArray[np.bool_]
-Int64Array = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
