@@ -15,6 +15,7 @@ OUTCOMES: Final = (
     "stream_error",
     "truncated",
     "protocol_error",
+    "worker_lost",
     "skipped",
 )
 """Every `outcome` label value: the trace outcomes plus `skipped` (not run: target backed off)."""
