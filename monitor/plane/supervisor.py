@@ -36,10 +36,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from monitor.config import ProbePlane
-from monitor.export.plane_metrics import PlaneMetrics
 from monitor.plane.message import (
     Beat,
     Job,
@@ -51,6 +50,9 @@ from monitor.plane.message import (
 )
 from monitor.probe.client import deadlines_for
 from monitor.trace import Outcome, Trace, TraceFormatError
+
+if TYPE_CHECKING:  # the worker imports this package: keep the exporter out of its process
+    from monitor.export.plane_metrics import PlaneMetrics
 
 log = logging.getLogger(__name__)
 
@@ -267,7 +269,7 @@ class Supervisor:
         ]
 
         def popen() -> subprocess.Popen[bytes]:
-            return subprocess.Popen(  # noqa: S603  (our own interpreter and module)
+            return subprocess.Popen(
                 argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

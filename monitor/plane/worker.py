@@ -145,9 +145,7 @@ class Worker:
         self._writer.write(data)
 
 
-async def _pipes(
-    in_fd: int, out_fd: int
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _pipes(in_fd: int, out_fd: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(
