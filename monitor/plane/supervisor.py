@@ -322,6 +322,7 @@ class Supervisor:
             log.exception("%s: handling its frames failed (a bug)", worker.name)
             problem = "could not be read (a bug)"
             _kill(worker.proc)
+        worker.ready.clear()  # no new jobs while it is reaped
         code = await _reap(worker.proc)
         worker.writer.close()
         self._gone(worker, code, problem)
