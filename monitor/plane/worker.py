@@ -77,9 +77,7 @@ class Worker:
                 if kind == "stop":
                     break
                 if kind == "cancel":
-                    task = self._tasks.get(str(header.get("probe_id")))
-                    if task is not None:
-                        task.cancel()
+                    self._cancel(header)
                 elif kind == "job":
                     try:
                         job = job_from_header(header)
@@ -91,14 +89,25 @@ class Worker:
                     self._tasks[job.probe_id] = asyncio.create_task(
                         self._probe(prober, job), name=f"probe:{job.target_name}"
                     )
-            # drain: the core said stop; keep watching its end of the pipe meanwhile
-            watch = asyncio.create_task(self._next(), name="watch-core")
+            # drain: the core said stop; keep obeying cancels and watching for its exit meanwhile
+            watch = asyncio.create_task(self._cancels(), name="watch-core")
             if self._tasks:
                 await asyncio.wait(set(self._tasks.values()))
             watch.cancel()
             beats.cancel()
             await self._writer.drain()
             await self._lag.stop()
+
+    def _cancel(self, header: dict[str, object]) -> None:
+        task = self._tasks.get(str(header.get("probe_id")))
+        if task is not None:
+            task.cancel()
+
+    async def _cancels(self) -> None:
+        while True:
+            header, _payload = await self._next()
+            if header["kind"] == "cancel":
+                self._cancel(header)
 
     async def _next(self) -> tuple[dict[str, object], str | None]:
         try:

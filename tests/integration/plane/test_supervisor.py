@@ -160,3 +160,21 @@ async def test_stop_drains_open_streams(slow_sim: RunningSimulator) -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+async def test_a_cancelled_probe_is_cut_in_the_worker_too(slow_sim: RunningSimulator) -> None:
+    supervisor, registry = await started(FAST.model_copy(update={"workers": 1}))
+    try:
+        running = asyncio.create_task(supervisor.run(job(slow_sim, 64)))  # ~4 s of stream
+        (request,) = await slow_sim.sim.wait_for_requests(1, timeout=20)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        await asyncio.wait_for(request.done.wait(), 10)
+        in_flight = sample(registry, "etalon_probe_worker_in_flight", worker="0")
+        after = await asyncio.wait_for(supervisor.run(job(slow_sim, 2)), 30)
+    finally:
+        await supervisor.stop()
+    assert len(request.content_sends) < 64  # the worker closed the stream, not the vendor
+    assert in_flight == 0
+    assert after.outcome is Outcome.OK
