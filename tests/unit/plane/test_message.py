@@ -129,7 +129,7 @@ def jobs(draw: st.DrawFn) -> Job:
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(traces())
 def test_a_trace_survives_the_boundary_unchanged(trace: Trace) -> None:
     line = asyncio.run(encode_trace(trace, slice_chunks=7))
@@ -140,7 +140,7 @@ def test_a_trace_survives_the_boundary_unchanged(trace: Trace) -> None:
     assert trace_from_payload(payload) == trace
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(jobs())
 def test_a_job_survives_the_boundary_unchanged(job: Job) -> None:
     message = read_back(frame(job_header(job)))
