@@ -173,7 +173,7 @@ class Daemon:
         self.daemon_metrics = DaemonMetrics(self.registry, version(), settings.region)
         self.plane_metrics = PlaneMetrics(self.registry)
         self.plane: Supervisor | None = None
-        """The probe workers, once started (tests read their pids)."""
+        """The running supervisor of the probe workers (None before start)."""
         self._snapshot = WindowSnapshot()
         self._db_state = "starting"
         self._role = "standby"
