@@ -131,8 +131,13 @@ def write_config(path: Path, url: str, base_url: str, args: argparse.Namespace) 
         },
         "targets": targets,
     }
+    plane: dict[str, int] = {}
     if args.workers:
-        config["probe"] = {"workers": args.workers}
+        plane["workers"] = args.workers
+    if args.core_nice is not None:
+        plane["core_nice"] = args.core_nice
+    if plane:
+        config["probe"] = plane
     path.write_text(yaml.safe_dump(config))
 
 
@@ -245,6 +250,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=5, help="seconds between daemon rounds")
     parser.add_argument("--oneshot-batches", type=int, default=3, help="64-stream batches")
     parser.add_argument("--workers", type=int, default=0, help="probe.workers (0: default)")
+    parser.add_argument("--core-nice", type=int, default=None, help="probe.core_nice")
     args = parser.parse_args()
     started = time.perf_counter()
     runs = asyncio.run(main_async(args))
