@@ -37,9 +37,14 @@ from monitor.probe.gcpolicy import settle_heap
 from monitor.probe.looplag import LoopLagMonitor
 from monitor.probe.session import make_session
 from monitor.probe.tokens import get_tokenizer
+from monitor.trace import Trace
 
 log = logging.getLogger("monitor.plane.worker")
 EXIT_BAD_FRAME = 3
+HOLD_S = 2.0
+"""A finished trace waits at most this long for the worker's other streams to end before it is
+encoded and sent: the core's work on a trace (decode, score, store) then competes for the CPU with
+the stamping loop less often. Streams tend to end together (a round starts them together)."""
 
 
 class Worker:
@@ -58,6 +63,9 @@ class Worker:
         self._heartbeat_s = heartbeat_s
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._lag = LoopLagMonitor()
+        self._held: list[Trace] = []
+        self._held_since = 0.0
+        self._flushing: asyncio.Task[None] | None = None
 
     async def serve(self) -> None:
         self._lag.start()
@@ -93,6 +101,10 @@ class Worker:
             watch = asyncio.create_task(self._cancels(), name="watch-core")
             if self._tasks:
                 await asyncio.wait(set(self._tasks.values()))
+            while self._held or self._flushing is not None:
+                self._maybe_flush()
+                if self._flushing is not None:
+                    await asyncio.shield(self._flushing)
             watch.cancel()
             beats.cancel()
             await self._writer.drain()
@@ -129,8 +141,9 @@ class Worker:
                 probe_id=job.probe_id,
                 region=job.region,
             )
-            line = await encode_trace(trace)
-            self._send(trace_frame(job.probe_id, line))
+            if not self._held:
+                self._held_since = time.monotonic()
+            self._held.append(trace)
         except asyncio.CancelledError:
             pass  # the core gave up on this probe; it expects nothing back
         except Exception as e:  # a bug: the core must still hear about the probe
@@ -139,6 +152,25 @@ class Worker:
             self._send(frame({"kind": "reject", "probe_id": job.probe_id, "reason": reason}))
         finally:
             self._tasks.pop(job.probe_id, None)
+            self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        """Send held traces once no stream is open, or once the oldest waited `HOLD_S`."""
+        if not self._held or self._flushing is not None:
+            return
+        if self._tasks and time.monotonic() - self._held_since < HOLD_S:
+            return
+        batch, self._held = self._held, []
+        self._flushing = asyncio.create_task(self._flush(batch), name="send-traces")
+
+    async def _flush(self, batch: list[Trace]) -> None:
+        try:
+            for trace in batch:
+                line = await encode_trace(trace)  # in slices: other streams may be open
+                self._send(trace_frame(trace.probe_id, line))
+        finally:
+            self._flushing = None
+        self._maybe_flush()
 
     async def _beat(self) -> None:
         clock = time.perf_counter_ns
@@ -147,6 +179,7 @@ class Worker:
             await asyncio.sleep(self._heartbeat_s)
             now = clock()
             lag = self._lag.max_lag_ns(last, now)
+            self._maybe_flush()
             self._send(frame({"kind": "beat", "lag_max_ns": lag, "in_flight": len(self._tasks)}))
             last = now
 
