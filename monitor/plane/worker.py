@@ -37,14 +37,16 @@ from monitor.probe.gcpolicy import settle_heap
 from monitor.probe.looplag import LoopLagMonitor
 from monitor.probe.session import make_session
 from monitor.probe.tokens import get_tokenizer
-from monitor.trace import Trace
+from monitor.trace import Outcome, Trace
 
 log = logging.getLogger("monitor.plane.worker")
 EXIT_BAD_FRAME = 3
-HOLD_S = 2.0
-"""A finished trace waits at most this long for the worker's other streams to end before it is
-encoded and sent: the core's work on a trace (decode, score, store) then competes for the CPU with
-the stamping loop less often. Streams tend to end together (a round starts them together)."""
+HOLD_S = 0.25
+"""A finished ok trace waits at most this long for the worker's other streams to end before it is
+encoded and sent, so the core's work on it (decode, score, store) competes less with open streams:
+streams a round started together end within a few hundred ms of each other. Short, because a
+target's next probe (its concurrency slot) waits for the trace; failed traces go at once (a 429
+must back the target off before its next probe)."""
 
 
 class Worker:
@@ -144,6 +146,8 @@ class Worker:
             if not self._held:
                 self._held_since = time.monotonic()
             self._held.append(trace)
+            if trace.outcome is not Outcome.OK:
+                self._held_since = -HOLD_S  # send now, with whatever else is held
         except asyncio.CancelledError:
             pass  # the core gave up on this probe; it expects nothing back
         except Exception as e:  # a bug: the core must still hear about the probe
