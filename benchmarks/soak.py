@@ -5,7 +5,8 @@ that injects every fault at random), the daemon (`etalon-monitor run`, as deploy
 script, which watches. The database is a private embedded PostgreSQL in a temporary directory.
 After each round the script records, for the daemon process:
 
-- RSS (VmRSS from /proc) and its growth since the first round;
+- RSS (VmRSS from /proc, plus its probe workers' from /metrics) and its growth since the first
+  round;
 - event-loop lag p99 from the daemon's own `etalon_event_loop_lag_seconds` histogram (the bucket
   bound the round's 99th-percentile sample fell in; samples every `loop_lag_sample_s`);
 - the worst per-probe loop lag (`client.loop_lag_max_ns`, p99 over the round's probes);
@@ -143,8 +144,14 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+_WORKER_RSS = re.compile(r"^etalon_probe_worker_rss_bytes\{[^}]*\} (\S+)$", re.M)
 _LAG_BUCKET = re.compile(r'^etalon_event_loop_lag_seconds_bucket\{le="([^"]+)"\} (\S+)$', re.M)
 _ROUNDS_DONE = re.compile(r'^etalon_rounds_total\{[^}]*status="completed"[^}]*\} (\S+)$', re.M)
+
+
+def workers_rss_mib(exposition: str) -> float:
+    """The probe workers' RSS (`monitor.plane`) as the daemon exports it, summed."""
+    return sum(float(v) for v in _WORKER_RSS.findall(exposition)) / 2**20
 
 
 def lag_buckets(exposition: str) -> dict[float, float]:
@@ -306,7 +313,7 @@ async def soak(args: argparse.Namespace) -> Soak:
                     result.rounds.append(
                         RoundStats(
                             index,
-                            rss_mib=rss_mib(daemon.pid),
+                            rss_mib=rss_mib(daemon.pid) + workers_rss_mib(exposition),
                             lag_p99_ms=bucket_p99(before, after) * 1e3,
                             db_mib=size / 2**20,
                         )

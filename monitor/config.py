@@ -497,6 +497,37 @@ class ChangeDetection(_Model):
         return self
 
 
+def default_workers() -> int:
+    """One probe worker per four cores, at least one, at most four.
+
+    A worker's loop is idle between reads (64 streams at 20 ms is ~3 200 reads/s, a few percent of
+    one core), so one is enough on small machines and leaves the other core to the core process;
+    more only spread the stamping of very many streams.
+    """
+    return max(1, min(4, (os.cpu_count() or 1) // 4))
+
+
+class ProbePlane(_Model):
+    """The measurement plane (`monitor.plane`): probe worker processes and their supervision."""
+
+    workers: int = Field(default_factory=default_workers, ge=1, le=64)
+    """Probe worker processes; jobs go to the one with the fewest in flight."""
+    core_nice: int = Field(default=5, ge=0, le=19)
+    """How far `run` lowers the core process's priority below its workers (0: leave it)."""
+    rss_limit_mb: int = Field(default=512, ge=16)
+    """A worker above this RSS is replaced after its probes finish; above twice it, killed."""
+    heartbeat_s: float = Field(default=0.5, gt=0, le=10)
+    """How often a worker reports its loop lag and load."""
+    stuck_after_s: float = Field(default=10.0, gt=0)
+    """A worker silent this long is killed and replaced; its probes fail as `worker_lost`."""
+
+    @model_validator(mode="after")
+    def _beats_before_stuck(self) -> ProbePlane:
+        if self.stuck_after_s <= 2 * self.heartbeat_s:
+            raise ValueError("stuck_after_s must be longer than two heartbeats")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -512,6 +543,7 @@ class Settings(BaseSettings):
     exporter: Exporter = Field(default_factory=Exporter)
     schedule: Schedule = Field(default_factory=Schedule)
     changes: ChangeDetection = Field(default_factory=ChangeDetection)
+    probe: ProbePlane = Field(default_factory=ProbePlane)
     targets: dict[str, Target] = Field(default_factory=dict)
 
     @field_validator("targets")

@@ -1,13 +1,14 @@
 """The composition root of `etalon-monitor run`: builds every part, wires them, runs the lifecycle.
 
 The only module that knows every package. Flow: the scheduler (when leader) hands each probe job to
-the prober; a finished trace is scored once (`monitor.metrics.score`, in a worker thread), and
-that one `ScoreRecord` updates the exporter's per-probe series and goes with the trace to the store
-through the spooling writer (a database outage fills the local spool instead of losing probes);
-a task rebuilds the rolling-window snapshot from the store every `exporter.refresh_s`; after each
-write the change watcher (`monitor.detect.watch`) re-tests that probe's series in the background,
-from the stored values. A second daemon on the same database waits on the region's advisory lock
-as a hot standby.
+the measurement plane (`monitor.plane`: the core builds the prompt, a probe worker process sends it
+and stamps the stream, the trace comes back); a finished trace is scored once
+(`monitor.metrics.score`, in a worker thread), and that one `ScoreRecord` goes with the trace to
+the store through the spooling writer (a database outage fills the local spool instead of losing
+probes) and, once stored or spooled, updates the exporter's per-probe series; a task rebuilds the
+rolling-window snapshot from the store every `exporter.refresh_s`; after each write the change
+watcher (`monitor.detect.watch`) re-tests that probe's series in the background, from the stored
+values. A second daemon on the same database waits on the region's advisory lock as a hot standby.
 
 A leader that loses only its database keeps leading in a logged "degraded" state: rounds keep
 their schedule, probes go to the spool, round bookkeeping to a journal in the data directory
@@ -17,7 +18,7 @@ their schedule, probes go to the spool, round bookkeeping to a journal in the da
 After `schedule.cycles` cycles the daemon stops probing but keeps serving (and holding the lead)
 until stopped. Shutdown (SIGTERM/SIGINT): no new rounds; in-flight probes get
 `schedule.stop_grace_s` to finish, then are cancelled; the spool is flushed if the database
-answers; exit 0.
+answers; the probe workers are told to stop and exit; exit 0.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from monitor.detect.watch import ChangeWatcher, settings_from
 from monitor.durable import LogWriteError
 from monitor.export import (
     DaemonMetrics,
+    PlaneMetrics,
     ProbeMetrics,
     Readiness,
     TargetCollector,
@@ -54,11 +56,9 @@ from monitor.export import (
 )
 from monitor.export.changes import ChangeCollector, Tally
 from monitor.metrics.score import score_traces
-from monitor.probe.client import Prober
+from monitor.plane import Job, Supervisor
 from monitor.probe.gcpolicy import settle_heap
-from monitor.probe.looplag import LoopLagMonitor
 from monitor.probe.prompts import make_prompt
-from monitor.probe.session import make_session
 from monitor.probe.tokens import Tokenizer, get_tokenizer
 from monitor.schedule import (
     AdvisoryLeader,
@@ -138,8 +138,12 @@ class Daemon:
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         monotonic: Callable[[], float] = time.monotonic,
         on_serving: Callable[[Served], None] | None = None,
+        lower_priority: bool = False,
     ) -> None:
+        """`lower_priority`: lower the core's scheduling priority below its probe workers'
+        (`probe.core_nice`); for the `run` process, not for a daemon embedded in another one."""
         self.settings = settings
+        self._lower_priority = lower_priority
         self._wall = wall
         self._monotonic = monotonic
         self._on_serving = on_serving
@@ -151,6 +155,9 @@ class Daemon:
         self.registry = CollectorRegistry()
         self.probe_metrics = ProbeMetrics(self.registry)
         self.daemon_metrics = DaemonMetrics(self.registry, version(), settings.region)
+        self.plane_metrics = PlaneMetrics(self.registry)
+        self.plane: Supervisor | None = None
+        """The running supervisor of the probe workers (None before start)."""
         self._snapshot = WindowSnapshot()
         self._scrubber = scrubber_for(settings)
         """Every configured secret: probes and log lines pass it."""
@@ -225,18 +232,8 @@ class Daemon:
                 )
                 self._writer, self._ledger = writer, ledger
                 self.daemon_metrics.spool_depth.set(writer.depth)
-                session = await stack.enter_async_context(make_session(self._session_size()))
                 tokenizer = get_tokenizer()
-                lag = LoopLagMonitor()
-                lag.start()
-                stack.push_async_callback(lag.stop)
-                prober = Prober(
-                    session,
-                    tokenizer,
-                    lag_monitor=lag,
-                    keep_text=self.settings.database.store_text,
-                    scrubber=self._scrubber,
-                )
+                plane = await stack.enter_async_context(self._plane())
                 self._declare_series()
                 settle_heap()  # start-up garbage frozen: fewer GC pauses between reads
                 background = [
@@ -254,7 +251,7 @@ class Daemon:
                     )
                     background.append(asyncio.create_task(self._changes.run(), name="changes"))
                 try:
-                    await self._lead(store, ledger, writer, prober, tokenizer)
+                    await self._lead(store, ledger, writer, plane, tokenizer)
                 finally:
                     for task in background:
                         task.cancel()
@@ -267,6 +264,27 @@ class Daemon:
 
     def _session_size(self) -> int:
         return max(sum(t.concurrency for t in self.settings.targets.values()), 8)
+
+    @asynccontextmanager
+    async def _plane(self) -> AsyncIterator[Supervisor]:
+        """The probe workers: started before the core lowers its priority, drained at exit."""
+        plane = Supervisor(
+            self.settings.probe,
+            connections=self._session_size(),
+            metrics=self.plane_metrics,
+            wall=self._wall,
+        )
+        await plane.start()
+        self.plane = plane
+        try:
+            if self._lower_priority and plane.config.core_nice:
+                nice = plane.lower_core_priority()
+                log.info(
+                    "core at nice %d, its %d probe worker(s) above it", nice, len(plane.pids())
+                )
+            yield plane
+        finally:
+            await plane.stop(self.settings.schedule.stop_grace_s + 5.0)
 
     def _declare_series(self) -> None:
         s = self.settings
@@ -296,7 +314,7 @@ class Daemon:
         store: Store,
         ledger: JournaledLedger,
         writer: SpoolingWriter,
-        prober: Prober,
+        plane: Supervisor,
         tokenizer: Tokenizer,
     ) -> None:
         s = self.settings
@@ -306,7 +324,7 @@ class Daemon:
             s.schedule.leader_poll_s,
         )
         runner = RoundRunner(
-            self._probe_fn(prober, tokenizer),
+            self._probe_fn(plane, tokenizer),
             self._trace_sink(writer),
             self._skip_sink(),
             self._backoff,
@@ -465,17 +483,23 @@ class Daemon:
     # ----------------------------------------------------------------- wiring
 
     def _probe_fn(
-        self, prober: Prober, tokenizer: Tokenizer
+        self, plane: Supervisor, tokenizer: Tokenizer
     ) -> Callable[[ProbeJob], Awaitable[Trace]]:
+        keep_text = self.settings.database.store_text
+
         async def probe(job: ProbeJob) -> Trace:
-            # building an exact-length prompt is CPU work: keep it off the loop that stamps chunks
+            # The core builds the prompt (~4 ms of tokenising at 4 096 tokens, in a thread of its
+            # own process) and ships the text: nothing that heavy goes near a stamping loop.
             prompt = await asyncio.to_thread(make_prompt, job.prompt_tokens, tokenizer)
-            return await prober.probe(
-                apply_profile(job.target, self._profiles.get(job.target_name)),
-                prompt,
-                target_name=job.target_name,
-                probe_id=uuid.uuid4().hex,
-                region=job.region,
+            return await plane.run(
+                Job(
+                    probe_id=uuid.uuid4().hex,
+                    target_name=job.target_name,
+                    target=apply_profile(job.target, self._profiles.get(job.target_name)),
+                    region=job.region,
+                    prompt=prompt,
+                    keep_text=keep_text,
+                )
             )
 
         return probe

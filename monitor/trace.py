@@ -80,6 +80,8 @@ class Outcome(StrEnum):
     """A 3xx answer: never followed, so credentials never travel to another origin."""
     TOO_LARGE = "too_large"
     """The response passed the target's byte, event or event-size limit; reading stopped."""
+    WORKER_LOST = "worker_lost"
+    """The probe worker process running it died or stopped answering (`monitor.plane`)."""
 
 
 class ChunkKind(StrEnum):
@@ -627,7 +629,7 @@ def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _chunk_obj(c: Chunk) -> dict[str, Any]:
+def chunk_to_dict(c: Chunk) -> dict[str, Any]:
     obj: dict[str, Any] = {"t_ns": c.t_ns, "tokens": c.tokens, "kind": c.kind.value}
     if c.text is not None:
         obj["text"] = c.text
@@ -668,7 +670,7 @@ def to_dict(trace: Trace) -> dict[str, Any]:
         "error": trace.error,
         "finish_reason": trace.finish_reason,
         "phases_ns": dict(trace.phases_ns),
-        "chunks": [_chunk_obj(c) for c in trace.chunks],
+        "chunks": [chunk_to_dict(c) for c in trace.chunks],
         "token_count_source": trace.token_count_source.value,
         "usage": None if trace.usage is None else dict(trace.usage),
         "client": dict(trace.client),

@@ -64,7 +64,7 @@ async def _main(settings: Settings | None) -> int:
         def serving(served: Served) -> None:
             _say(f"serving metrics at {served.metrics_url} (Ctrl-C to stop)")
 
-        return await Daemon(settings, on_serving=serving).run()
+        return await Daemon(settings, on_serving=serving, lower_priority=True).run()
     return 0
 
 

@@ -8,12 +8,14 @@ daemon's own health from `DaemonMetrics`. Every collector registers on a registr
 
 from monitor.export.app import Readiness, make_app
 from monitor.export.daemon_metrics import DaemonMetrics
+from monitor.export.plane_metrics import PlaneMetrics
 from monitor.export.probes import ProbeMetrics
 from monitor.export.targets import TargetCollector
 from monitor.export.windows import WindowCollector, WindowRow, WindowSnapshot
 
 __all__ = [
     "DaemonMetrics",
+    "PlaneMetrics",
     "ProbeMetrics",
     "Readiness",
     "TargetCollector",

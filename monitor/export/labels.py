@@ -17,6 +17,7 @@ OUTCOMES: Final = (
     "protocol_error",
     "redirected",
     "too_large",
+    "worker_lost",
     "skipped",
 )
 """Every `outcome` label value: the trace outcomes plus `skipped` (not run: target backed off)."""
