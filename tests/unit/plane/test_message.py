@@ -17,6 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.config import Target
+from monitor.limits import (
+    DECODE_DEADLINE_MAX_S,
+    DECODE_DEADLINE_MIN_S,
+    INT32_MAX,
+    PREFILL_DEADLINE_MAX_S,
+    PREFILL_DEADLINE_MIN_S,
+    TRACE_SPAN_MAX_NS,
+)
 from monitor.plane.message import (
     MAX_FRAME,
     Job,
@@ -46,7 +54,14 @@ from monitor.trace import (
 ints = st.integers(min_value=0, max_value=INT64_MAX)
 texts = st.text(max_size=40)  # any unicode, newlines and quotes included
 names = st.from_regex(r"[a-z0-9][a-z0-9_-]{0,12}", fullmatch=True)
-seconds = st.floats(min_value=1e-6, max_value=1e4, allow_nan=False, allow_infinity=False)
+# in the trace format's ranges (monitor.limits): what the codec writes unchanged
+decode_seconds = st.floats(DECODE_DEADLINE_MIN_S, DECODE_DEADLINE_MAX_S, allow_nan=False)
+prefill_seconds = st.floats(PREFILL_DEADLINE_MIN_S, PREFILL_DEADLINE_MAX_S, allow_nan=False)
+int32s = st.integers(min_value=0, max_value=INT32_MAX)
+chunk_times = st.integers(min_value=0, max_value=TRACE_SPAN_MAX_NS)
+model_names = st.text(
+    st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=40
+).filter(str.strip)  # model names: not blank, no control characters
 
 
 def read_back(data: bytes) -> tuple[dict[str, object], str | None] | None:
@@ -61,7 +76,7 @@ def read_back(data: bytes) -> tuple[dict[str, object], str | None] | None:
 
 @st.composite
 def chunk_lists(draw: st.DrawFn) -> tuple[Chunk, ...]:
-    times = sorted(draw(st.lists(ints, max_size=150)))
+    times = sorted(draw(st.lists(chunk_times, max_size=150)))
     return tuple(
         Chunk(
             t_ns=t,
@@ -80,15 +95,15 @@ def traces(draw: st.DrawFn) -> Trace:
     return Trace(
         probe_id=draw(texts),
         chunks=draw(chunk_lists()),
-        prompt_tokens=draw(st.none() | ints),
+        prompt_tokens=draw(st.none() | int32s),
         target=draw(texts),
         provider=draw(texts),
         model=draw(texts),
         api=draw(texts),
         region=draw(texts),
         started_at=datetime(2000, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros),
-        requested_prompt_tokens=draw(st.none() | ints),
-        max_tokens=draw(st.none() | ints),
+        requested_prompt_tokens=draw(st.none() | int32s),
+        max_tokens=draw(st.none() | int32s),
         outcome=draw(st.sampled_from(Outcome)),
         http_status=draw(st.none() | st.integers(100, 599)),
         error=draw(st.none() | texts),
@@ -99,7 +114,11 @@ def traces(draw: st.DrawFn) -> Trace:
         client=draw(st.dictionaries(texts, ints, max_size=3)),
         deadlines=draw(
             st.none()
-            | st.builds(Deadlines, st.none() | seconds, st.lists(seconds, max_size=3).map(tuple))
+            | st.builds(
+                Deadlines,
+                st.none() | prefill_seconds,
+                st.lists(decode_seconds, max_size=3).map(tuple),
+            )
         ),
         meta=draw(st.none() | st.dictionaries(texts, json_scalars, max_size=4)),
     )
@@ -110,12 +129,12 @@ def jobs(draw: st.DrawFn) -> Job:
     target = Target(
         provider="simulator",
         base_url=f"http://127.0.0.1:{draw(st.integers(1, 65535))}/v1",
-        model=draw(texts),
+        model=draw(model_names),
         api=draw(st.none() | st.sampled_from(["openai-chat", "openai-completions", "anthropic"])),
         api_key_env=draw(st.none() | st.from_regex(r"[A-Z_][A-Z0-9_]{0,10}", fullmatch=True)),
         concurrency=draw(st.integers(1, 512)),
         workloads={"prompt_tokens": [draw(st.integers(16, 200_000))]},
-        deadlines={"decode_s": draw(st.lists(seconds, min_size=1, max_size=3))},
+        deadlines={"decode_s": draw(st.lists(decode_seconds, min_size=1, max_size=3))},
         params=draw(st.dictionaries(names, st.integers() | texts, max_size=3)),
     )
     return Job(
