@@ -55,6 +55,8 @@ from monitor.export import (
     make_app,
 )
 from monitor.export.changes import ChangeCollector, Tally
+from monitor.ledger import RoundStatus
+from monitor.metrics.round_summary import RoundResults
 from monitor.metrics.score import score_traces
 from monitor.plane import Job, Supervisor
 from monitor.probe.gcpolicy import settle_heap
@@ -76,7 +78,7 @@ from monitor.store.capacity import latest_profiles
 from monitor.store.connect import open_store
 from monitor.store.embedded import EmbeddedError
 from monitor.store.spool import Spool, SpoolingWriter
-from monitor.trace import Trace
+from monitor.trace import Outcome, Trace
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +132,26 @@ class Served:
         return f"http://{host}:{self.port}/metrics"
 
 
+class RoundLines:
+    """The scheduler's round observer: the exporter's self-metrics, plus one log line per target
+    when a round ends (ok/failed, TTFT p50, share fluid, fluent rate)."""
+
+    def __init__(self, metrics: DaemonMetrics, results: RoundResults) -> None:
+        self._metrics = metrics
+        self._results = results
+
+    def round_started(self, index: int, late_s: float) -> None:
+        self._metrics.round_started(index, late_s)
+
+    def round_done(self, index: int, status: RoundStatus) -> None:
+        self._metrics.round_done(index, status)
+        for target in self._results.pop(index):
+            log.info("round %d %s: %s", index, status.value, target.line())
+
+    def round_missed(self) -> None:
+        self._metrics.round_missed()
+
+
 class Daemon:
     def __init__(
         self,
@@ -169,6 +191,10 @@ class Daemon:
         self._maintained_at = monotonic()
         self._mine = {(n, settings.target_region(n)) for n in settings.targets}
         """(target, region) pairs this daemon exports windows for (others' regions share the DB)."""
+        self._round_results = RoundResults()
+        """Score records of the running round, for its one line per target in the log."""
+        self._written = 0
+        """Probes stored or spooled by this process (the shutdown line says how many)."""
         self._profiles: dict[str, tuple[float, float, float]] = {}
         """Fitted D_p coefficients of targets with `prefill_model: profile` (see _load_profiles)."""
         self.registry.register(TargetCollector(settings, interval_s(settings.schedule, wall())))
@@ -360,7 +386,7 @@ class Daemon:
                     s,
                     ledger,
                     runner,
-                    self.daemon_metrics,
+                    RoundLines(self.daemon_metrics, self._round_results),
                     wall=self._wall,
                     cycles_done=cycles_done,
                 )
@@ -541,6 +567,9 @@ class Daemon:
             finally:
                 self.daemon_metrics.spool_depth.set(writer.depth)
             await asyncio.to_thread(self.probe_metrics.observe, trace, record)
+            self._written += 1
+            ok = trace.outcome is Outcome.OK
+            self._round_results.add(job.round.round_index, job.target_name, ok, record)
             if self._changes is not None:
                 self._changes.notify(trace.target, trace.requested_prompt_tokens)
 
@@ -584,7 +613,14 @@ class Daemon:
                 "ledger: changes made during the outage kept in %s for the next start", ledger.path
             )
         await ledger.close()
-        if writer.depth:
-            replayed = await writer.drain()
-            log.info("spool: %d trace(s) stored at shutdown, %d left", replayed, writer.depth)
+        replayed = await writer.drain() if writer.depth else 0
+        log.info(
+            "stopped: %d probe(s) stored or spooled this run; %d spooled trace(s) stored now, "
+            "%d left in %s; round ledger %s",
+            self._written,
+            replayed,
+            writer.depth,
+            writer.spool.path,
+            "kept for the next start" if ledger.pending else "in the database",
+        )
         await writer.close()

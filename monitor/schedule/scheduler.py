@@ -203,7 +203,7 @@ class RoundScheduler:
 
             result = await self._runner.run(plans, target_done)
             status = RoundStatus.COMPLETED
-            log.info(
+            log.debug(  # the daemon logs each target's result when the round is done
                 "round %d of cycle %d: %d probes sent, %d skipped",
                 index,
                 cycle.id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 import subprocess
@@ -114,6 +115,24 @@ async def test_cycle_metrics_match_analyze_and_sigterm_exits_0(
 
         daemon.signal(signal.SIGTERM)
         assert await daemon.wait_exit(20) == 0, daemon.output
+
+    # one readable line per target and round, then one at shutdown (issue 18)
+    ttfts: dict[str, list[float]] = defaultdict(list)
+    for t in traces:
+        ttfts[t.target].extend(r.ttft_s for r in analyze([t]).requests if r.ttft_s is not None)
+    per_target = PROBES_PER_ROUND // len(ttfts)
+    for index in range(3):
+        for target, values in ttfts.items():
+            found = re.search(
+                rf"round {index} completed: {target}: {per_target} ok, 0 failed, "
+                r"TTFT p50 (\d+\.\d+) s, \d+% fluid",
+                daemon.output,
+            )
+            assert found, daemon.output
+            # the median of two of this target's TTFTs lies within all of them (3 decimals shown)
+            assert min(values) - 5e-4 <= float(found.group(1)) <= max(values) + 5e-4
+    assert f"stopped: {3 * PROBES_PER_ROUND} probe(s) stored or spooled this run" in daemon.output
+    assert "probes sent" not in daemon.output
 
 
 async def test_restart_mid_cycle_continues_without_duplicates(
