@@ -20,7 +20,7 @@ from monitor.limits import (
     PREFILL_DEADLINE_MAX_S,
     PREFILL_DEADLINE_MIN_S,
 )
-from monitor.metrics.analysis import Analysis, AnalysisOptions, analyze
+from monitor.metrics.analysis import DEFAULT_DECODE_S, Analysis, AnalysisOptions, analyze
 from monitor.metrics.catalogue import reported
 from monitor.metrics.prefill import DEFAULT_SLACK_S, PrefillModel
 
@@ -153,7 +153,10 @@ def analyze_command(
     traces: Annotated[str, typer.Argument(help="JSONL trace file, or - for stdin.")],
     decode_deadline: Annotated[
         float | None,
-        typer.Option("--decode-deadline", help="D_d in seconds [default: stored, else 0.025]."),
+        typer.Option(
+            "--decode-deadline",
+            help=f"D_d in seconds [default: the trace's own, else {DEFAULT_DECODE_S}].",
+        ),
     ] = None,
     prefill_deadline: Annotated[
         float | None, typer.Option("--prefill-deadline", help="Fixed D_p in seconds.")
@@ -164,7 +167,10 @@ def analyze_command(
     ] = None,
     prefill_slack: Annotated[
         float | None,
-        typer.Option("--prefill-slack", help="Slack added to the model [default: 0.3]."),
+        typer.Option(
+            "--prefill-slack",
+            help=f"Seconds added to --prefill-model [default: {DEFAULT_SLACK_S}].",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document.")] = False,
     skip_invalid: Annotated[

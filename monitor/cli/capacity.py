@@ -31,6 +31,7 @@ from monitor.config import Target
 from monitor.metrics.prefill import DEFAULT_COEFFICIENTS, PrefillModel
 from monitor.probe.eventloop import run
 from monitor.probe.tokens import DEFAULT_TOKENIZER, TokenizerUnavailableError, get_tokenizer
+from monitor.providers import APIS
 from monitor.store.capacity import latest_profiles, save_capacity
 from monitor.store.connect import open_store
 
@@ -140,14 +141,27 @@ def capacity_command(
     base_url: Annotated[
         str | None, typer.Option("--base-url", help="API base, e.g. .../v1")
     ] = None,
-    model: Annotated[str | None, typer.Option("--model")] = None,
-    api: Annotated[str | None, typer.Option("--api")] = None,
-    provider: Annotated[str | None, typer.Option("--provider")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model name to request.")] = None,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            "--api",
+            help=f"Wire format, one of {', '.join(APIS)}.",
+        ),
+    ] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option("--provider", help="Provider preset (base URL, API, key variable)."),
+    ] = None,
     api_key_env: Annotated[
         str | None, typer.Option("--api-key-env", help="NAME of the env var holding the key.")
     ] = None,
-    prompt_tokens: Annotated[int, typer.Option("--prompt-tokens", min=1)] = 512,
-    max_tokens: Annotated[int, typer.Option("--max-tokens", min=1)] = 128,
+    prompt_tokens: Annotated[
+        int, typer.Option("--prompt-tokens", min=1, help="Prompt length of fixed requests.")
+    ] = 512,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=1, help="Output tokens asked per request.")
+    ] = 128,
     lengths: Annotated[
         str,
         typer.Option(
@@ -155,7 +169,9 @@ def capacity_command(
             help="fixed:P,O | uniform:P1-P2,O1-O2 | file:PATH [fixed --prompt-tokens,--max-tokens]",
         ),
     ] = "",
-    target_name: Annotated[str | None, typer.Option("--target")] = None,
+    target_name: Annotated[
+        str | None, typer.Option("--target", help="Use this target from --config.")
+    ] = None,
     config_file: Annotated[Path | None, typer.Option("--config", help="Config YAML.")] = None,
     slo: Annotated[
         str, typer.Option("--slo", help=f"SLOs to search, comma list of {', '.join(SLO_NAMES)}.")
@@ -163,8 +179,24 @@ def capacity_command(
     decode_deadline: Annotated[
         float, typer.Option("--decode-deadline", min=0.0001, help="D_d of the deadline SLO, s.")
     ] = 0.025,
-    miss_rate: Annotated[float, typer.Option("--miss-rate", min=0.0, max=1.0)] = 0.1,
-    percentile: Annotated[float, typer.Option("--percentile", min=0.5, max=1.0)] = 0.99,
+    miss_rate: Annotated[
+        float,
+        typer.Option(
+            "--miss-rate",
+            min=0.0,
+            max=1.0,
+            help="Deadline SLO: largest share of missed deadlines a request may have.",
+        ),
+    ] = 0.1,
+    percentile: Annotated[
+        float,
+        typer.Option(
+            "--percentile",
+            min=0.5,
+            max=1.0,
+            help="Deadline SLO: share of requests that must keep within --miss-rate.",
+        ),
+    ] = 0.99,
     tbt_slo: Annotated[float, typer.Option("--tbt-slo", min=0.0, help="p99 TBT limit, s.")] = 0.1,
     ttft_slo: Annotated[
         float, typer.Option("--ttft-slo", min=0.0, help="p90 TTFT limit, s.")
@@ -175,31 +207,48 @@ def capacity_command(
     prefill_deadline: Annotated[
         float | None, typer.Option("--prefill-deadline", min=0.0001, help="Fixed D_p, s.")
     ] = None,
-    prefill_slack: Annotated[float | None, typer.Option("--prefill-slack", min=0.0)] = None,
+    prefill_slack: Annotated[
+        float | None,
+        typer.Option("--prefill-slack", min=0.0, help="Seconds added to the prefill model's D_p."),
+    ] = None,
     use_profile: Annotated[
         bool, typer.Option("--prefill-profile", help="D_p from the latest stored profile.")
     ] = False,
-    requests_per_step: Annotated[int, typer.Option("--requests-per-step", min=2)] = 100,
+    requests_per_step: Annotated[
+        int, typer.Option("--requests-per-step", min=2, help="Requests sent at each QPS step.")
+    ] = 100,
     step_seconds: Annotated[
         float | None, typer.Option("--step-seconds", min=0.1, help="Arrivals per step, s.")
     ] = None,
-    start_qps: Annotated[float, typer.Option("--start-qps", min=0.01)] = 1.0,
-    max_qps: Annotated[float, typer.Option("--max-qps", min=0.01)] = 64.0,
+    start_qps: Annotated[
+        float, typer.Option("--start-qps", min=0.01, help="First QPS tried.")
+    ] = 1.0,
+    max_qps: Annotated[
+        float, typer.Option("--max-qps", min=0.01, help="Highest QPS the search may try.")
+    ] = 64.0,
     granularity: Annotated[
         float, typer.Option("--granularity", min=0.1, max=50.0, help="Bracket width, %.")
     ] = 5.0,
-    max_steps: Annotated[int, typer.Option("--max-steps", min=1)] = 12,
+    max_steps: Annotated[
+        int, typer.Option("--max-steps", min=1, help="Most QPS steps the search may take.")
+    ] = 12,
     arrivals: Annotated[str, typer.Option("--arrivals", help="poisson | uniform")] = "poisson",
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of arrivals, lengths and prompt prose.")
+    ] = 0,
     drain: Annotated[
         float, typer.Option("--drain", min=0.1, help="Wait after last arrival.")
     ] = 60.0,
     max_client_lag: Annotated[
         float, typer.Option("--max-client-lag", min=0.0, help="Client lateness allowed, s.")
     ] = 0.025,
-    store: Annotated[bool, typer.Option("--store/--no-store")] = True,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    tokenizer_name: Annotated[str, typer.Option("--tokenizer")] = DEFAULT_TOKENIZER,
+    store: Annotated[
+        bool, typer.Option("--store/--no-store", help="Store the result in the database.")
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    tokenizer_name: Annotated[
+        str, typer.Option("--tokenizer", help="builtin, or tiktoken:<encoding> if cached.")
+    ] = DEFAULT_TOKENIZER,
 ) -> None:
     """Search the highest QPS each SLO holds at (deadline/fluidity, tail TBT, TTFT+TPOT)."""
     name, target = resolve_target(

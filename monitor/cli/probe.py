@@ -24,7 +24,7 @@ from rich.table import Table
 from monitor import config as config_mod
 from monitor import trace as trace_codec
 from monitor.cli.app import app
-from monitor.config import Target
+from monitor.config import Target, Workload
 from monitor.limits import MAX_TOKENS_MAX, PROMPT_TOKENS_MAX, PROMPT_TOKENS_MIN, REPETITIONS_MAX
 from monitor.metrics.analysis import AnalysisOptions
 from monitor.metrics.analysis import summarize as summarize_records
@@ -170,6 +170,13 @@ def render(summary: dict[int, dict[str, Any]], tiers: Sequence[float], console: 
     console.print(table)
 
 
+def _default(field: str) -> str:
+    """A workload default as the help shows it (the config model is the one declaration)."""
+    info = Workload.model_fields[field]
+    value = info.default_factory() if info.default_factory else info.default  # type: ignore[call-arg]
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 @app.command("probe")
 def probe_command(
     base_url: Annotated[
@@ -184,18 +191,40 @@ def probe_command(
         str | None, typer.Option("--api-key-env", help="NAME of the env var holding the key.")
     ] = None,
     prompt_tokens: Annotated[
-        str | None, typer.Option("--prompt-tokens", help="Comma-separated lengths [256,1024,4096].")
+        str | None,
+        typer.Option(
+            "--prompt-tokens",
+            help=f"Comma-separated prompt lengths [default: {_default('prompt_tokens')}].",
+        ),
     ] = None,
     max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", min=1, max=MAX_TOKENS_MAX)
+        int | None,
+        typer.Option(
+            "--max-tokens",
+            min=1,
+            max=MAX_TOKENS_MAX,
+            help=f"Output tokens asked per probe [default: {_default('max_tokens')}].",
+        ),
     ] = None,
     requests: Annotated[
         int | None,
         typer.Option(
-            "--requests", min=1, max=REPETITIONS_MAX, help="Probes per prompt length [1]."
+            "--requests",
+            min=1,
+            max=REPETITIONS_MAX,
+            help=f"Probes per prompt length [default: {_default('repetitions')}].",
         ),
     ] = None,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, max=512)] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            max=512,
+            help="Probes in flight at once [default: "
+            f"{Target.model_fields['concurrency'].default}].",
+        ),
+    ] = None,
     trace_out: Annotated[
         Path | None, typer.Option("--trace-out", help="Write etalon-trace JSONL here.")
     ] = None,

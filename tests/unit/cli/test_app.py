@@ -65,3 +65,30 @@ def test_simulate_help_names_every_profile_and_fault() -> None:
     text = " ".join(runner.invoke(app, ["simulate", "--help"]).output.split())
     for name in [*PRESETS, *Fault]:
         assert name in text, name
+
+
+def _commands() -> list[tuple[str, object]]:
+    import typer  # noqa: PLC0415
+    from typer import _click as click  # noqa: PLC0415
+
+    root = typer.main.get_command(app)
+    ctx = click.Context(root)
+    out: list[tuple[str, object]] = []
+    for name in sorted(COMMANDS):
+        command = root.get_command(ctx, name)  # type: ignore[attr-defined]
+        subs = getattr(command, "commands", None)
+        if subs:
+            out += [(f"{name} {sub}", c) for sub, c in sorted(subs.items())]
+        else:
+            out.append((name, command))
+    return out
+
+
+def test_every_option_says_what_it_is_for() -> None:
+    missing = [
+        f"{name} {param.opts[0]}"  # type: ignore[attr-defined]
+        for name, command in _commands()
+        for param in command.params  # type: ignore[attr-defined]
+        if param.param_type_name == "option" and not (param.help or "").strip()
+    ]
+    assert missing == []
