@@ -34,7 +34,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from importlib import metadata
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -79,19 +78,13 @@ from monitor.store.connect import open_store
 from monitor.store.embedded import EmbeddedError
 from monitor.store.spool import Spool, SpoolingWriter
 from monitor.trace import Outcome, Trace
+from monitor.version import version
 
 log = logging.getLogger(__name__)
 
 SPOOL_DIR = "spool"
 LEDGER_DIR = "ledger"
 MAINTENANCE_EVERY_S = 6 * 3600.0
-
-
-def version() -> str:
-    try:
-        return metadata.version("etalon-monitor")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 class StartupError(RuntimeError):

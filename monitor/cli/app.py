@@ -15,6 +15,8 @@ import typer
 from typer import _click as click  # typer >= 0.2x vendors its own click; its types must match
 from typer.core import TyperGroup
 
+from monitor.version import version
+
 
 class Command(NamedTuple):
     """Where a sub-command lives and the one line the top-level help shows for it."""
@@ -45,16 +47,6 @@ COMMANDS: dict[str, Command] = {
         "monitor.cli.changes", "List detected vendor changes (change points), or recompute them."
     ),
 }
-
-
-def version() -> str:
-    """The installed distribution's version (`0+unknown` when run from a bare source tree)."""
-    from importlib import metadata  # noqa: PLC0415  (only `--version` pays for it)
-
-    try:
-        return metadata.version("etalon-monitor")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 class LazyGroup(TyperGroup):
