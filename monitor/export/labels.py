@@ -4,22 +4,12 @@ from __future__ import annotations
 
 from typing import Final
 
+from monitor.trace import Outcome
+
 TARGET_LABELS: Final = ("target", "provider", "model", "region")
 PROBE_LABELS: Final = (*TARGET_LABELS, "workload")
-OUTCOMES: Final = (
-    "ok",
-    "rate_limited",
-    "http_error",
-    "timeout",
-    "connect_error",
-    "stream_error",
-    "truncated",
-    "protocol_error",
-    "redirected",
-    "too_large",
-    "worker_lost",
-    "skipped",
-)
+SKIPPED: Final = "skipped"
+OUTCOMES: Final = (*(o.value for o in Outcome), SKIPPED)
 """Every `outcome` label value: the trace outcomes plus `skipped` (not run: target backed off)."""
 
 

@@ -21,7 +21,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from monitor.export.labels import OUTCOMES, PROBE_LABELS, workload_label
+from monitor.export.labels import OUTCOMES, PROBE_LABELS, SKIPPED, workload_label
 from monitor.metrics.arrivals import token_arrivals
 from monitor.metrics.catalogue import (
     D_STAR_BUCKETS,
@@ -145,7 +145,7 @@ class ProbeMetrics:
     ) -> None:
         """A probe that was not sent (its target is backed off after a 429)."""
         base = (target, provider, model, region, workload_label(prompt_tokens))
-        self.probes.labels(*base, "skipped").inc()
+        self.probes.labels(*base, SKIPPED).inc()
 
     def observe(self, trace: Trace, score: ScoreRecord) -> None:
         """Count the probe and observe its record (the one the store keeps for it)."""

@@ -35,6 +35,7 @@ from monitor.metrics.prefill import DEFAULT_COEFFICIENTS, PrefillModel
 from monitor.probe.assemble import ParseQueue, StreamAssembler, StreamFacts
 from monitor.probe.headers import kept_headers, parse_retry_after
 from monitor.probe.looplag import LoopLagMonitor
+from monitor.probe.outcome import StreamEnd, classify_outcome
 from monitor.probe.prompts import Prompt
 from monitor.probe.tokens import Tokenizer
 from monitor.probe.watchdog import Watchdog
@@ -355,57 +356,29 @@ class Prober:
         redirect_host: str | None,
         refused: dict[str, str],
     ) -> Trace:
-        outcome, error = Outcome.OK, None
-        if facts.too_large is not None and failure is None:
-            failure = (Outcome.TOO_LARGE, f"{facts.too_large}; reading stopped")
-        if failure is not None and failure[0] is Outcome.TIMEOUT and facts.terminal:
-            failure = None  # the stream was complete; the server only failed to close it
-        if failure is not None and failure[0] is Outcome.TOO_LARGE:
-            outcome, error = failure  # the limit decides, whatever the stream said before it
-        elif facts.error is not None:
-            outcome, error = Outcome.STREAM_ERROR, facts.error
-        elif failure is not None:
-            outcome, error = failure
-        elif facts.malformed:
-            outcome, error = (
-                Outcome.PROTOCOL_ERROR,
-                f"{facts.malformed} unparseable event(s): {facts.malformed_reason}",
-            )
-        elif facts.events == 0 and "event-stream" not in content_type:
-            outcome, error = (
-                Outcome.PROTOCOL_ERROR,
-                f"not an event stream ({short(content_type, 40) or 'no content type'})",
-            )
-        elif not facts.terminal:
-            outcome, error = (
-                Outcome.TRUNCATED,
-                (
-                    "empty event stream"
-                    if facts.events == 0
-                    else "stream ended without its terminator"
-                ),
-            )
-        elif facts.finish_reason is None:
-            # A server may close a stream early with a well-formed terminator (llama.cpp does when
-            # a second request preempts the first); without a finish reason it is still cut short.
-            outcome, error = Outcome.TRUNCATED, "stream ended without a finish reason"
         implausible = {**refused, **facts.implausible}
-        usage_refused = sorted(k for k in facts.implausible if k.startswith("usage."))
-        if usage_refused and outcome is Outcome.OK:
-            outcome, error = (
-                Outcome.PROTOCOL_ERROR,
-                f"implausible {', '.join(usage_refused)} (kept in meta.implausible)",
-            )
         chunks = tuple(facts.chunks)  # scrubbed by `probe()`
         biggest = max((c.tokens for c in chunks), default=0)
+        outcome, error = classify_outcome(
+            StreamEnd(
+                failure=failure,
+                too_large=facts.too_large,
+                stream_error=facts.error,
+                terminal=facts.terminal,
+                finish_reason=facts.finish_reason,
+                events=facts.events,
+                malformed=facts.malformed,
+                malformed_reason=facts.malformed_reason,
+                content_type=content_type,
+                implausible_usage=tuple(
+                    sorted(k for k in facts.implausible if k.startswith("usage."))
+                ),
+                biggest_chunk=biggest,
+            )
+        )
         if biggest > MAX_CHUNK_TOKENS:
             # a vendor's nonsense (one event of megabytes): kept, clamped, and not scored as ok
             chunks = tuple(replace(c, tokens=min(c.tokens, MAX_CHUNK_TOKENS)) for c in chunks)
-            if outcome is Outcome.OK:
-                outcome, error = (
-                    Outcome.PROTOCOL_ERROR,
-                    f"a chunk of {biggest} tokens (counts above {MAX_CHUNK_TOKENS} are clamped)",
-                )
         rel = {k: max(v - t0, 0) for k, v in phases.items() if not k.endswith("_start")}
         if "connect" in rel and url.startswith("https"):
             rel["tls"] = rel["connect"]
