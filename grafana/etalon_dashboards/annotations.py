@@ -61,9 +61,9 @@ class _Target(cogbuilder.Builder[dashboard.AnnotationTarget]):
         return self._target
 
 
-def change_annotations(where: str) -> list[dashboard_builder.AnnotationQuery]:
+def change_annotations(where: str) -> list[cogbuilder.Builder[dashboard.AnnotationQuery]]:
     """The worse and better change annotations for targets matching `where` (SQL on `c`)."""
-    out = []
+    out: list[cogbuilder.Builder[dashboard.AnnotationQuery]] = []
     for direction, color in (("worse", WORSE_COLOR), ("better", BETTER_COLOR)):
         out.append(
             dashboard_builder.AnnotationQuery()
