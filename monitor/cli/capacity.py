@@ -26,12 +26,23 @@ from monitor.capacity.step import StepProgress, StepResult
 from monitor.capacity.workload import ARRIVALS, parse_lengths
 from monitor.cli.app import app
 from monitor.cli.profile import resolve_target, store_or_fail
+from monitor.cli.target_options import (
+    Api,
+    ApiKeyEnv,
+    BaseUrl,
+    ConfigFile,
+    Json,
+    Model,
+    Provider,
+    Seed,
+    TargetName,
+    TokenizerName,
+)
 from monitor.cli.transfer import settings_or_exit
 from monitor.config import Target
 from monitor.metrics.prefill import DEFAULT_COEFFICIENTS, PrefillModel
 from monitor.probe.eventloop import run
 from monitor.probe.tokens import DEFAULT_TOKENIZER, TokenizerUnavailableError, get_tokenizer
-from monitor.providers import APIS
 from monitor.store.capacity import latest_profiles, save_capacity
 from monitor.store.connect import open_store
 
@@ -138,24 +149,11 @@ def render(result: CapacityResult, console: Console) -> None:
 
 @app.command("capacity")
 def capacity_command(
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="API base, e.g. .../v1")
-    ] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model name to request.")] = None,
-    api: Annotated[
-        str | None,
-        typer.Option(
-            "--api",
-            help=f"Wire format, one of {', '.join(APIS)}.",
-        ),
-    ] = None,
-    provider: Annotated[
-        str | None,
-        typer.Option("--provider", help="Provider preset (base URL, API, key variable)."),
-    ] = None,
-    api_key_env: Annotated[
-        str | None, typer.Option("--api-key-env", help="NAME of the env var holding the key.")
-    ] = None,
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api: Api = None,
+    provider: Provider = None,
+    api_key_env: ApiKeyEnv = None,
     prompt_tokens: Annotated[
         int, typer.Option("--prompt-tokens", min=1, help="Prompt length of fixed requests.")
     ] = 512,
@@ -169,10 +167,8 @@ def capacity_command(
             help="fixed:P,O | uniform:P1-P2,O1-O2 | file:PATH [fixed --prompt-tokens,--max-tokens]",
         ),
     ] = "",
-    target_name: Annotated[
-        str | None, typer.Option("--target", help="Use this target from --config.")
-    ] = None,
-    config_file: Annotated[Path | None, typer.Option("--config", help="Config YAML.")] = None,
+    target_name: TargetName = None,
+    config_file: ConfigFile = None,
     slo: Annotated[
         str, typer.Option("--slo", help=f"SLOs to search, comma list of {', '.join(SLO_NAMES)}.")
     ] = ",".join(SLO_NAMES),
@@ -233,9 +229,7 @@ def capacity_command(
         int, typer.Option("--max-steps", min=1, help="Most QPS steps the search may take.")
     ] = 12,
     arrivals: Annotated[str, typer.Option("--arrivals", help="poisson | uniform")] = "poisson",
-    seed: Annotated[
-        int, typer.Option("--seed", help="Seed of arrivals, lengths and prompt prose.")
-    ] = 0,
+    seed: Seed = 0,
     drain: Annotated[
         float, typer.Option("--drain", min=0.1, help="Wait after last arrival.")
     ] = 60.0,
@@ -245,10 +239,8 @@ def capacity_command(
     store: Annotated[
         bool, typer.Option("--store/--no-store", help="Store the result in the database.")
     ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    tokenizer_name: Annotated[
-        str, typer.Option("--tokenizer", help="builtin, or tiktoken:<encoding> if cached.")
-    ] = DEFAULT_TOKENIZER,
+    as_json: Json = False,
+    tokenizer_name: TokenizerName = DEFAULT_TOKENIZER,
 ) -> None:
     """Search the highest QPS each SLO holds at (deadline/fluidity, tail TBT, TTFT+TPOT)."""
     name, target = resolve_target(

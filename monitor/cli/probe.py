@@ -24,6 +24,18 @@ from rich.table import Table
 from monitor import config as config_mod
 from monitor import trace as trace_codec
 from monitor.cli.app import app
+from monitor.cli.target_options import (
+    Api,
+    ApiKeyEnv,
+    BaseUrl,
+    ConfigFile,
+    Json,
+    Model,
+    Provider,
+    Seed,
+    TargetName,
+    TokenizerName,
+)
 from monitor.config import Target, Workload
 from monitor.limits import MAX_TOKENS_MAX, PROMPT_TOKENS_MAX, PROMPT_TOKENS_MIN, REPETITIONS_MAX
 from monitor.metrics.analysis import AnalysisOptions
@@ -35,7 +47,6 @@ from monitor.probe.batch import run_batch
 from monitor.probe.eventloop import run
 from monitor.probe.gcpolicy import settle_heap
 from monitor.probe.tokens import DEFAULT_TOKENIZER, TokenizerUnavailableError, get_tokenizer
-from monitor.providers import APIS, PROVIDERS
 from monitor.secrets import Scrubber, scrubbed_stderr_logging, url_secrets
 from monitor.trace import Outcome, Trace
 
@@ -179,17 +190,11 @@ def _default(field: str) -> str:
 
 @app.command("probe")
 def probe_command(
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="API base, e.g. .../v1")
-    ] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model name to request.")] = None,
-    api: Annotated[str | None, typer.Option("--api", help=f"One of {', '.join(APIS)}.")] = None,
-    provider: Annotated[
-        str | None, typer.Option("--provider", help=f"Preset: {', '.join(sorted(PROVIDERS))}.")
-    ] = None,
-    api_key_env: Annotated[
-        str | None, typer.Option("--api-key-env", help="NAME of the env var holding the key.")
-    ] = None,
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api: Api = None,
+    provider: Provider = None,
+    api_key_env: ApiKeyEnv = None,
     prompt_tokens: Annotated[
         str | None,
         typer.Option(
@@ -228,15 +233,11 @@ def probe_command(
     trace_out: Annotated[
         Path | None, typer.Option("--trace-out", help="Write etalon-trace JSONL here.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
-    target_name: Annotated[
-        str | None, typer.Option("--target", help="Probe this target from the config file.")
-    ] = None,
-    config_file: Annotated[Path | None, typer.Option("--config", help="Config YAML.")] = None,
-    tokenizer_name: Annotated[
-        str, typer.Option("--tokenizer", help="builtin, or tiktoken:<encoding> if cached.")
-    ] = DEFAULT_TOKENIZER,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the prompt prose.")] = 0,
+    as_json: Json = False,
+    target_name: TargetName = None,
+    config_file: ConfigFile = None,
+    tokenizer_name: TokenizerName = DEFAULT_TOKENIZER,
+    seed: Seed = 0,
 ) -> None:
     """Probe an endpoint now: TTFT, TPOT and fluidity-index per prompt length."""
     if target_name is not None:

@@ -28,11 +28,22 @@ from monitor.capacity.profile import (
 )
 from monitor.cli.app import app
 from monitor.cli.probe import _lengths, _target_from_args, _target_from_config
+from monitor.cli.target_options import (
+    Api,
+    ApiKeyEnv,
+    BaseUrl,
+    ConfigFile,
+    Json,
+    Model,
+    Provider,
+    Seed,
+    TargetName,
+    TokenizerName,
+)
 from monitor.cli.transfer import settings_or_exit
 from monitor.config import Target
 from monitor.probe.eventloop import run
 from monitor.probe.tokens import DEFAULT_TOKENIZER, TokenizerUnavailableError, get_tokenizer
-from monitor.providers import APIS
 from monitor.store.capacity import save_profile
 from monitor.store.connect import open_store
 from monitor.trace import Outcome, Trace
@@ -86,24 +97,11 @@ def render_profile(profile: PrefillProfile, console: Console) -> None:
 
 @app.command("profile")
 def profile_command(
-    base_url: Annotated[
-        str | None, typer.Option("--base-url", help="API base, e.g. .../v1")
-    ] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model name to request.")] = None,
-    api: Annotated[
-        str | None,
-        typer.Option(
-            "--api",
-            help=f"Wire format, one of {', '.join(APIS)}.",
-        ),
-    ] = None,
-    provider: Annotated[
-        str | None,
-        typer.Option("--provider", help="Provider preset (base URL, API, key variable)."),
-    ] = None,
-    api_key_env: Annotated[
-        str | None, typer.Option("--api-key-env", help="NAME of the env var holding the key.")
-    ] = None,
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api: Api = None,
+    provider: Provider = None,
+    api_key_env: ApiKeyEnv = None,
     prompt_tokens: Annotated[
         str | None,
         typer.Option(
@@ -115,20 +113,14 @@ def profile_command(
     max_tokens: Annotated[
         int, typer.Option("--max-tokens", min=1, help="Output tokens asked per request.")
     ] = PROFILE_MAX_TOKENS,
-    target_name: Annotated[
-        str | None, typer.Option("--target", help="Use this target from --config.")
-    ] = None,
-    config_file: Annotated[Path | None, typer.Option("--config", help="Config YAML.")] = None,
+    target_name: TargetName = None,
+    config_file: ConfigFile = None,
     store: Annotated[
         bool, typer.Option("--store/--no-store", help="Store the profile in the database.")
     ] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    tokenizer_name: Annotated[
-        str, typer.Option("--tokenizer", help="builtin, or tiktoken:<encoding> if cached.")
-    ] = DEFAULT_TOKENIZER,
-    seed: Annotated[
-        int, typer.Option("--seed", help="Seed of arrivals, lengths and prompt prose.")
-    ] = 0,
+    as_json: Json = False,
+    tokenizer_name: TokenizerName = DEFAULT_TOKENIZER,
+    seed: Seed = 0,
 ) -> None:
     """Profile prefill: minimum isolated TTFT per prompt length and its quadratic fit."""
     name, target = resolve_target(
