@@ -62,7 +62,13 @@ CONFIG_ENV = "ETALON_CONFIG"
 
 def _default_data_dir() -> Path:
     """One place per user, whatever the working directory: the demo's data and every later
-    `report` or `export` must find the same embedded database (XDG state directory)."""
+    `report` or `export` must find the same embedded database (XDG state directory).
+
+    As root the embedded PostgreSQL runs as the `postgres` user, which cannot enter `/root`:
+    root's data lives in `/var/lib/etalon-monitor`, as a system service's would.
+    """
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/etalon-monitor")
     state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(state) / "etalon-monitor"
 

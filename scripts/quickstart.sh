@@ -2,8 +2,8 @@
 # One command from a fresh clone: install PostgreSQL's server binaries if they are missing (as root
 # or with passwordless sudo; otherwise it prints the command to run), create .venv, install, and run
 # the monitor's demo until Ctrl-C: three simulated vendors on loopback, a probe round every 10 s,
-# the embedded PostgreSQL in the data directory (~/.local/state/etalon-monitor, ETALON_DATA_DIR
-# moves it), and Prometheus metrics at http://127.0.0.1:9464/metrics (ETALON_EXPORTER__LISTEN
+# the embedded PostgreSQL in the data directory (~/.local/state/etalon-monitor; as root
+# /var/lib/etalon-monitor; ETALON_DATA_DIR moves it), and Prometheus metrics at http://127.0.0.1:9464/metrics (ETALON_EXPORTER__LISTEN
 # moves it). Extra arguments go to `etalon-monitor run` (e.g. --config my.yaml for real vendors).
 # Afterwards the command is .venv/bin/etalon-monitor (or `source .venv/bin/activate`).
 set -euo pipefail

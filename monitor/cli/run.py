@@ -106,6 +106,7 @@ def run(
         stream=sys.stderr,
     )
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # one line per fire is noise
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin list on every start too
     from monitor.daemon import StartupError  # noqa: PLC0415
 
     try:

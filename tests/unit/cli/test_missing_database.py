@@ -22,3 +22,17 @@ def test_reading_an_unused_data_dir_names_the_problem(tmp_path: Path, args: list
     assert "no monitor database in" in result.output
     assert str(data) in result.output.replace("\n", "")
     assert not (data / "postgres").exists(), "a reading command initialised an empty server"
+
+
+def test_default_data_dir_is_reachable_by_the_embedded_server() -> None:
+    """As root the embedded PostgreSQL runs as `postgres`, which cannot enter /root (mode 700):
+    the demo's first start failed in initdb there."""
+    import os  # noqa: PLC0415
+
+    from monitor.config import DEFAULT_DATA_DIR  # noqa: PLC0415
+
+    if os.geteuid() == 0:
+        assert DEFAULT_DATA_DIR == Path("/var/lib/etalon-monitor")
+    else:
+        assert DEFAULT_DATA_DIR.name == "etalon-monitor"
+        assert DEFAULT_DATA_DIR.is_relative_to(Path.home()) or "XDG_STATE_HOME" in os.environ
