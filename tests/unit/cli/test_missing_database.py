@@ -32,7 +32,7 @@ def test_default_data_dir_is_reachable_by_the_embedded_server() -> None:
     from monitor.config import DEFAULT_DATA_DIR  # noqa: PLC0415
 
     if os.geteuid() == 0:
-        assert DEFAULT_DATA_DIR == Path("/var/lib/etalon-monitor")
+        assert Path("/var/lib/etalon-monitor") == DEFAULT_DATA_DIR
     else:
         assert DEFAULT_DATA_DIR.name == "etalon-monitor"
         assert DEFAULT_DATA_DIR.is_relative_to(Path.home()) or "XDG_STATE_HOME" in os.environ
