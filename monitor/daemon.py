@@ -59,6 +59,7 @@ from monitor.metrics.round_summary import RoundResults
 from monitor.metrics.score import score_traces
 from monitor.plane import Job, Supervisor
 from monitor.probe.gcpolicy import settle_heap
+from monitor.probe.looplag import LoopLagMonitor
 from monitor.probe.prompts import make_prompt
 from monitor.probe.tokens import Tokenizer, get_tokenizer
 from monitor.schedule import (
@@ -255,14 +256,14 @@ class Daemon:
                 plane = await stack.enter_async_context(self._plane())
                 self._declare_series()
                 settle_heap()  # start-up garbage frozen: fewer GC pauses between reads
+                lag = LoopLagMonitor(
+                    self.settings.exporter.loop_lag_sample_s,
+                    on_sample=self.daemon_metrics.loop_lag.observe,
+                )
+                lag.start()
+                stack.push_async_callback(lag.stop)
                 background = [
                     asyncio.create_task(self._refresh_windows(store, writer), name="windows"),
-                    asyncio.create_task(
-                        self.daemon_metrics.sample_loop_lag(
-                            self.settings.exporter.loop_lag_sample_s
-                        ),
-                        name="loop-lag",
-                    ),
                 ]
                 if self.settings.changes.enabled:  # change detection after each stored probe
                     self._changes = ChangeWatcher(

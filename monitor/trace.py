@@ -178,9 +178,6 @@ class Trace:
     def output_tokens(self) -> int:
         return sum(c.tokens for c in self.content_chunks)
 
-    def failed(self, outcome: Outcome, reason: str) -> Trace:
-        return replace(self, outcome=outcome, error=reason)
-
 
 class TraceFormatError(ValueError):
     """One bad line: where it is and which field is wrong."""

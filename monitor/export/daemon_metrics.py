@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Callable
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from monitor.ledger import RoundStatus
-from monitor.metrics.units import NS_PER_S
 
 LAG_BUCKETS: Final = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 
@@ -78,13 +74,3 @@ class DaemonMetrics:
     def round_started(self, index: int, late_s: float) -> None:
         self._cycle_round.labels(self.region).set(index)
         self.scheduler_lag.set(max(late_s, 0.0))
-
-    async def sample_loop_lag(
-        self, interval_s: float, clock: Callable[[], int] = time.perf_counter_ns
-    ) -> None:
-        """Run until cancelled: sleep `interval_s`, record how late the wake-up came."""
-        while True:
-            before = clock()
-            await asyncio.sleep(interval_s)
-            late = (clock() - before) / NS_PER_S - interval_s
-            self.loop_lag.observe(max(late, 0.0))

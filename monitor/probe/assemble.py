@@ -215,7 +215,7 @@ class StreamAssembler:
             facts.bytes += len(data)
             if self.stop:
                 continue
-            events = self._parser.feed(data, index)
+            events = self._parser.feed(data)
             if self._parser.overflow:
                 self._give_up(f"an event longer than {self._max_event_chars} characters")
             for event in events:

@@ -24,8 +24,6 @@ _LINE_END: Final = re.compile(r"\r\n|\r|\n")
 class SseEvent:
     data: str
     event: str | None = None
-    read_index: int = 0
-    """Index of the network read that completed this event."""
 
 
 class SseParser:
@@ -47,7 +45,7 @@ class SseParser:
         self.comments = 0
         """Comment lines seen (keep-alives)."""
 
-    def feed(self, raw: bytes, read_index: int = 0) -> list[SseEvent]:
+    def feed(self, raw: bytes) -> list[SseEvent]:
         if self.overflow:
             return []
         text = self._decoder.decode(raw)
@@ -67,9 +65,9 @@ class SseParser:
             and "\r" not in text
             and (limit is None or len(text) <= limit)
         ):
-            return self._whole_events(text, read_index)
+            return self._whole_events(text)
         self._buf += text
-        out = self._drain(read_index, final=False)
+        out = self._drain(final=False)
         if limit is not None and len(self._buf) > limit:
             self._overflowed()
         return out
@@ -88,34 +86,34 @@ class SseParser:
             self._parts = []
             self._parts_chars = 0
 
-    def _whole_events(self, text: str, read_index: int) -> list[SseEvent]:
+    def _whole_events(self, text: str) -> list[SseEvent]:
         """Fast path for the usual read: complete `\n`-terminated events, nothing buffered."""
         out: list[SseEvent] = []
         for block in text[:-2].split("\n\n"):
             if block.startswith("data: ") and "\n" not in block:
-                out.append(SseEvent(block[6:], None, read_index))
+                out.append(SseEvent(block[6:], None))
                 continue
             for line in block.split("\n"):
-                self._line(line, out, read_index)
+                self._line(line, out)
             if self.overflow:
                 return out
-            self._line("", out, read_index)
+            self._line("", out)
         return out
 
-    def close(self, read_index: int = 0) -> list[SseEvent]:
+    def close(self) -> list[SseEvent]:
         """End of stream: finish a pending line; an event without its blank line is dropped."""
         if self.overflow:
             return []
         self._join()
         self._buf += self._decoder.decode(b"", final=True)
-        return self._drain(read_index, final=True)
+        return self._drain(final=True)
 
     @property
     def pending(self) -> bool:
         """Bytes or fields of an unfinished event are buffered."""
         return bool(self._buf) or bool(self._parts) or self._has_field
 
-    def _drain(self, read_index: int, *, final: bool) -> list[SseEvent]:
+    def _drain(self, *, final: bool) -> list[SseEvent]:
         out: list[SseEvent] = []
         buf = self._buf
         pos = 0
@@ -124,12 +122,12 @@ class SseParser:
             match = _LINE_END.search(buf, pos)
             if match is None:
                 if final:
-                    self._line(buf[pos:], out, read_index)
+                    self._line(buf[pos:], out)
                     pos = size
                 break
             if match.group() == "\r" and match.end() == size and not final:
                 break  # may be the first half of \r\n
-            self._line(buf[pos : match.start()], out, read_index)
+            self._line(buf[pos : match.start()], out)
             if self.overflow:
                 return out
             pos = match.end()
@@ -141,11 +139,11 @@ class SseParser:
             self._has_field = False
         return out
 
-    def _line(self, line: str, out: list[SseEvent], read_index: int) -> None:
+    def _line(self, line: str, out: list[SseEvent]) -> None:
         if not line:
             if self._has_field:
                 if self._data:
-                    out.append(SseEvent("\n".join(self._data), self._event, read_index))
+                    out.append(SseEvent("\n".join(self._data), self._event))
                 self._data = []
                 self._data_chars = 0
                 self._event = None

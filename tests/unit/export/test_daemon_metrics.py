@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from monitor.export.daemon_metrics import DaemonMetrics
 from monitor.ledger import RoundStatus
+from monitor.probe.looplag import LoopLagMonitor
 
 
 def test_leader_rounds_and_build_info() -> None:
@@ -40,9 +41,10 @@ async def test_loop_lag_sampler_records_a_blocked_loop() -> None:
             done.set()
             return 10**12
 
-    task = asyncio.create_task(m.sample_loop_lag(0.0, clock=clock))
+    lag = LoopLagMonitor(0.0, clock=clock, on_sample=m.loop_lag.observe)
+    lag.start()
     await asyncio.wait_for(done.wait(), 5)
-    task.cancel()
+    await lag.stop()
     assert registry.get_sample_value("etalon_event_loop_lag_seconds_sum") == 1.3
     below_1s = registry.get_sample_value("etalon_event_loop_lag_seconds_bucket", {"le": "1.0"})
     total = registry.get_sample_value("etalon_event_loop_lag_seconds_count")

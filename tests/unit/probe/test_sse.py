@@ -8,9 +8,9 @@ from monitor.probe.sse import SseEvent, SseParser
 def feed_all(parts: list[bytes]) -> list[SseEvent]:
     parser = SseParser()
     out: list[SseEvent] = []
-    for i, part in enumerate(parts):
-        out.extend(parser.feed(part, i))
-    out.extend(parser.close(len(parts)))
+    for part in parts:
+        out.extend(parser.feed(part))
+    out.extend(parser.close())
     return out
 
 
@@ -26,14 +26,9 @@ def test_sse_event_split_across_reads_at_every_byte() -> None:
         assert [(e.data, e.event) for e in split] == [(e.data, e.event) for e in whole], cut
 
 
-def test_several_events_in_one_read_share_that_read_index() -> None:
-    events = feed_all([b"data: x\n\n", STREAM])
-    assert [e.read_index for e in events] == [0, 1, 1, 1]
-
-
-def test_event_completed_by_a_later_read_takes_that_read_index() -> None:
+def test_an_event_completed_by_a_later_read_comes_out_whole() -> None:
     events = feed_all([b"data: first half", b" and the rest\n", b"\n"])
-    assert [(e.data, e.read_index) for e in events] == [("first half and the rest", 2)]
+    assert [e.data for e in events] == ["first half and the rest"]
 
 
 def test_crlf_and_lone_cr_line_endings() -> None:
@@ -78,7 +73,7 @@ def test_utf8_character_split_across_reads() -> None:
 
 def test_unterminated_event_is_dropped_at_close() -> None:
     parser = SseParser()
-    assert parser.feed(b"data: done\n\ndata: half") == [SseEvent("done", None, 0)]
+    assert parser.feed(b"data: done\n\ndata: half") == [SseEvent("done")]
     assert parser.pending
     assert parser.close() == []
 
@@ -94,7 +89,7 @@ def test_an_event_longer_than_the_limit_sets_overflow_and_frees_the_buffer() -> 
     # a line that never ends, in 100-byte reads: overflow once past 1000 characters
     reads = [b"data: " + b"x" * 94] + [b"x" * 100] * 20
     for i, raw in enumerate(reads):
-        assert p.feed(raw, i) == []
+        assert p.feed(raw) == []
         if 100 * (i + 1) > 1000:
             assert p.overflow
             break
