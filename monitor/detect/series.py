@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from monitor.metrics.catalogue import FIXED_TIERS_MS
+
 
 class Scale(StrEnum):
     RATIO = "ratio"
@@ -73,26 +75,15 @@ WATCHED: Final[tuple[WatchedMetric, ...]] = (
         value=_column("min_decode_deadline_ns", 1e-9),
         unit="s",
     ),
-    WatchedMetric(
-        "fluidity_25ms",
-        "fluidity-index at the 25 ms decode tier (with TTFT)",
-        higher_is_worse=False,
-        scale=Scale.SHARE,
-        value=_column("fluidity_25ms"),
-    ),
-    WatchedMetric(
-        "fluidity_50ms",
-        "fluidity-index at the 50 ms decode tier (with TTFT)",
-        higher_is_worse=False,
-        scale=Scale.SHARE,
-        value=_column("fluidity_50ms"),
-    ),
-    WatchedMetric(
-        "fluidity_100ms",
-        "fluidity-index at the 100 ms decode tier (with TTFT)",
-        higher_is_worse=False,
-        scale=Scale.SHARE,
-        value=_column("fluidity_100ms"),
+    *(
+        WatchedMetric(
+            f"fluidity_{ms}ms",
+            f"fluidity-index at the {ms} ms decode tier (with TTFT)",
+            higher_is_worse=False,
+            scale=Scale.SHARE,
+            value=_column(f"fluidity_{ms}ms"),
+        )
+        for ms in FIXED_TIERS_MS
     ),
     WatchedMetric(
         "ttft_norm",
